@@ -1,0 +1,668 @@
+//! The lake config file: one TOML file describing the AWS target, the cluster, catalogs, the lake bucket and
+//! the event log. Parsed into typed structs and validated once; every error names the file, line, column and
+//! the offending key and value.
+//!
+//! This module does no IO except [`LakeConfig::load`], which reads the file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use trino_catalogs::{CatalogSpec, SecretRef};
+
+/// A validated lake config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Where AWS is: region, endpoint (the emulator) and retries.
+    pub aws: AwsConfig,
+    /// The Trino cluster on ECS.
+    pub cluster: ClusterConfig,
+    /// Where the catalogs and rendered files live in SSM Parameter Store.
+    #[serde(default)]
+    pub parameters: ParametersConfig,
+    /// Catalogs declared in the file, by name; `deploy` publishes them to the store.
+    #[serde(default)]
+    pub catalogs: BTreeMap<String, CatalogSpec>,
+    /// The lake bucket and its lifecycle policy.
+    #[serde(default)]
+    pub lake: Option<LakeBucketConfig>,
+    /// The MySQL/Aurora database Trino's event listener writes to.
+    #[serde(default)]
+    pub event_log: Option<EventLogConfig>,
+    /// The file this config was read from (set by [`LakeConfig::load`]).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Where AWS is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The region, e.g. `eu-west-1`.
+    pub region: String,
+    /// An endpoint that replaces AWS, e.g. the local emulator `http://127.0.0.1:4566`. Absent: real AWS.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// A named profile from the shared AWS config files.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Attempts per AWS call in the SDK's standard retry mode.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+/// The ECS launch type of the tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum LaunchType {
+    /// Serverless tasks; CPU/memory must be one of Fargate's combinations.
+    #[serde(rename = "FARGATE")]
+    Fargate,
+    /// Tasks on the cluster's EC2 container instances.
+    #[serde(rename = "EC2")]
+    Ec2,
+}
+
+/// How Trino manages catalogs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogManagement {
+    /// Catalog files are read at start; a change rolls the services.
+    #[default]
+    Static,
+    /// `CREATE CATALOG` / `DROP CATALOG` work on the running cluster (`catalog.management=dynamic`).
+    Dynamic,
+}
+
+/// The Trino cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The ECS cluster name; also names services, task families and parameter paths.
+    pub name: String,
+    /// Trino's `node.environment`; defaults to the cluster name.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The container image, `trinodb/trino:<version>` or a mirror of it, with an explicit tag or digest.
+    pub image: String,
+    /// `FARGATE` or `EC2`.
+    pub launch_type: LaunchType,
+    /// Subnets of the tasks (awsvpc networking).
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// Security groups of the tasks; they must allow port 8080 between tasks.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Give tasks a public IP (public subnets without a NAT gateway).
+    #[serde(default)]
+    pub assign_public_ip: bool,
+    /// The task execution role (pulls the image, reads the SSM parameters).
+    #[serde(default)]
+    pub execution_role_arn: Option<String>,
+    /// The role the Trino process runs with (Glue, S3).
+    #[serde(default)]
+    pub task_role_arn: Option<String>,
+    /// The CloudWatch Logs group; defaults to `/ecs/<cluster name>`.
+    #[serde(default)]
+    pub log_group: Option<String>,
+    /// Static catalog files or dynamic catalog management.
+    #[serde(default)]
+    pub catalog_management: CatalogManagement,
+    /// Trino's `shutdown.grace-period` in seconds, used when draining workers.
+    #[serde(default = "default_grace_period")]
+    pub shutdown_grace_period_seconds: u32,
+    /// The shared secret of internal communication; generated and kept in SSM when absent.
+    #[serde(default)]
+    pub shared_secret: Option<SecretRef>,
+    /// The coordinator task's size.
+    pub coordinator: NodeSize,
+    /// The workers' size and scaling bounds.
+    pub workers: WorkerConfig,
+}
+
+fn default_grace_period() -> u32 {
+    120
+}
+
+/// A task's CPU units (1024 = one vCPU) and memory in MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSize {
+    /// CPU units.
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+}
+
+/// Workers: size, scaling bounds and the autoscaling targets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// CPU units per worker.
+    pub cpu: u32,
+    /// Memory in MiB per worker.
+    pub memory: u32,
+    /// The fewest workers autoscaling keeps.
+    pub min: u32,
+    /// The most workers autoscaling starts.
+    pub max: u32,
+    /// The count at first deploy; defaults to `min`.
+    #[serde(default)]
+    pub desired: Option<u32>,
+    /// Target average CPU utilisation (percent) for target tracking.
+    #[serde(default = "default_target_cpu")]
+    pub target_cpu_percent: u32,
+    /// Queued queries per worker above which the step policy adds workers.
+    #[serde(default = "default_queued_per_worker")]
+    pub queued_queries_per_worker: u32,
+}
+
+fn default_target_cpu() -> u32 {
+    60
+}
+
+fn default_queued_per_worker() -> u32 {
+    5
+}
+
+/// Where the catalogs and rendered files live in Parameter Store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParametersConfig {
+    /// The path prefix, e.g. `/trino`; parameters live under `<prefix>/<cluster>/...`.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// The KMS key of SecureString parameters; absent: the account's `aws/ssm` key.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+}
+
+fn default_prefix() -> String {
+    "/trino".to_owned()
+}
+
+impl Default for ParametersConfig {
+    fn default() -> Self {
+        Self { prefix: default_prefix(), kms_key_id: None }
+    }
+}
+
+/// The lake bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeBucketConfig {
+    /// The S3 bucket holding the Iceberg warehouse.
+    pub bucket: String,
+    /// The warehouse prefix inside the bucket.
+    #[serde(default = "default_warehouse_prefix")]
+    pub warehouse_prefix: String,
+    /// The lifecycle policy file (relative paths are relative to this config file).
+    #[serde(default)]
+    pub lifecycle_policy: Option<PathBuf>,
+    /// Where the bucket's server access logs are delivered, `s3://bucket/prefix`.
+    #[serde(default)]
+    pub access_logs: Option<String>,
+    /// Where the bucket's S3 Inventory reports are delivered, `s3://bucket/prefix`.
+    #[serde(default)]
+    pub inventory: Option<String>,
+}
+
+fn default_warehouse_prefix() -> String {
+    "warehouse/".to_owned()
+}
+
+/// The event-log database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventLogConfig {
+    /// `jdbc:mysql://host:3306/database` (as Trino's listener wants it) or `mysql://host:3306/database`.
+    pub url: String,
+    /// The database user.
+    pub user: String,
+    /// The user's password.
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+}
+
+/// A problem found in a config file, located at a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, 0 when the position is unknown.
+    pub line: usize,
+    /// 1-based column, 0 when the position is unknown.
+    pub column: usize,
+    /// The dotted key path, e.g. `cluster.workers.min`.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid: one or more issues, each located.
+    #[error("{}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// Every issue found.
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+impl LakeConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` is only used in messages and to resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let locator = Locator::new(path, text);
+        let mut config: LakeConfig = toml::from_str(text).map_err(|error| ConfigError::Invalid {
+            issues: vec![locator.from_toml_error(&error)],
+        })?;
+        config.source = path.to_owned();
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                issues: problems.into_iter().map(|(key, message)| locator.at_key(&key, message)).collect(),
+            })
+        }
+    }
+
+    /// Trino's `node.environment`.
+    pub fn environment(&self) -> &str {
+        self.cluster.environment.as_deref().unwrap_or(&self.cluster.name)
+    }
+
+    /// The worker count at first deploy.
+    pub fn initial_workers(&self) -> u32 {
+        self.cluster.workers.desired.unwrap_or(self.cluster.workers.min)
+    }
+
+    /// Whether the config points at an emulator rather than real AWS.
+    pub fn is_emulator(&self) -> bool {
+        self.aws.endpoint_url.is_some()
+    }
+
+    /// The lifecycle policy path, resolved against the config file's directory.
+    pub fn lifecycle_policy_path(&self) -> Option<PathBuf> {
+        let policy = self.lake.as_ref()?.lifecycle_policy.as_ref()?;
+        Some(self.source.parent().map(|dir| dir.join(policy)).unwrap_or_else(|| policy.clone()))
+    }
+
+    /// Every semantic problem as (dotted key, message). Pure: no IO.
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, message: String| out.push((key.to_owned(), message));
+
+        if !is_region(&self.aws.region) {
+            bad("aws.region", format!("{:?} is not an AWS region name (like \"eu-west-1\")", self.aws.region));
+        }
+        if let Some(endpoint) = &self.aws.endpoint_url {
+            match url::Url::parse(endpoint) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+                _ => bad("aws.endpoint_url", format!("{endpoint:?} is not an http(s) URL")),
+            }
+        }
+        if !(1..=20).contains(&self.aws.max_attempts) {
+            bad("aws.max_attempts", format!("{} is outside 1..=20", self.aws.max_attempts));
+        }
+
+        let c = &self.cluster;
+        if !is_name(&c.name, 32) {
+            bad(
+                "cluster.name",
+                format!("{:?} must be 1-32 characters of lowercase letters, digits and '-', starting with a letter", c.name),
+            );
+        }
+        if let Some(env) = &c.environment {
+            if env.is_empty() || !env.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+                bad("cluster.environment", format!("{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"));
+            }
+        }
+        if let Err(why) = check_image(&c.image) {
+            bad("cluster.image", format!("{:?} {why}", c.image));
+        }
+        if c.launch_type == LaunchType::Fargate && c.subnets.is_empty() {
+            bad("cluster.subnets", "FARGATE tasks use awsvpc networking and need at least one subnet".to_owned());
+        }
+        for (i, subnet) in c.subnets.iter().enumerate() {
+            if !is_aws_id(subnet, "subnet-") {
+                bad(&format!("cluster.subnets[{i}]"), format!("{subnet:?} is not a subnet id (subnet-0123abcd...)"));
+            }
+        }
+        for (i, group) in c.security_groups.iter().enumerate() {
+            if !is_aws_id(group, "sg-") {
+                bad(&format!("cluster.security_groups[{i}]"), format!("{group:?} is not a security group id (sg-0123abcd...)"));
+            }
+        }
+        for (key, arn) in [("cluster.execution_role_arn", &c.execution_role_arn), ("cluster.task_role_arn", &c.task_role_arn)] {
+            if let Some(arn) = arn {
+                if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")) {
+                    bad(key, format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"));
+                }
+            }
+        }
+        if !(10..=3600).contains(&c.shutdown_grace_period_seconds) {
+            bad(
+                "cluster.shutdown_grace_period_seconds",
+                format!("{} is outside 10..=3600", c.shutdown_grace_period_seconds),
+            );
+        }
+        let sizes = [
+            ("cluster.coordinator", c.coordinator.cpu, c.coordinator.memory),
+            ("cluster.workers", c.workers.cpu, c.workers.memory),
+        ];
+        for (key, cpu, memory) in sizes {
+            if let Some(why) = check_size(c.launch_type, cpu, memory) {
+                bad(&format!("{key}.{}", why.0), why.1);
+            }
+        }
+        let w = &c.workers;
+        if w.min > w.max {
+            bad("cluster.workers.min", format!("worker min ({}) must not exceed worker max ({})", w.min, w.max));
+        }
+        if w.max == 0 {
+            bad("cluster.workers.max", "must be at least 1".to_owned());
+        }
+        if let Some(desired) = w.desired {
+            if desired < w.min || desired > w.max {
+                bad("cluster.workers.desired", format!("{desired} must lie within min..=max ({}..={})", w.min, w.max));
+            }
+        }
+        if !(10..=95).contains(&w.target_cpu_percent) {
+            bad("cluster.workers.target_cpu_percent", format!("{} is outside 10..=95", w.target_cpu_percent));
+        }
+        if w.queued_queries_per_worker == 0 {
+            bad("cluster.workers.queued_queries_per_worker", "must be at least 1".to_owned());
+        }
+
+        let p = &self.parameters;
+        if !p.prefix.starts_with('/')
+            || p.prefix.ends_with('/')
+            || !p.prefix.chars().all(|ch| ch.is_ascii_alphanumeric() || "/_.-".contains(ch))
+        {
+            bad(
+                "parameters.prefix",
+                format!("{:?} must start with '/', not end with '/', and use only letters, digits and / _ . -", p.prefix),
+            );
+        }
+
+        for name in self.catalogs.keys() {
+            if !is_catalog_name(name) {
+                bad(&format!("catalogs.{name}"), format!("catalog name {name:?} must match [a-z][a-z0-9_]*"));
+            }
+        }
+
+        if let Some(lake) = &self.lake {
+            if let Err(why) = check_bucket(&lake.bucket) {
+                bad("lake.bucket", format!("{:?} {why}", lake.bucket));
+            }
+            for (key, uri) in [("lake.access_logs", &lake.access_logs), ("lake.inventory", &lake.inventory)] {
+                if let Some(uri) = uri {
+                    if !uri.strip_prefix("s3://").is_some_and(|rest| check_bucket(rest.split('/').next().unwrap_or("")).is_ok()) {
+                        bad(key, format!("{uri:?} is not an s3://bucket/prefix URI"));
+                    }
+                }
+            }
+        }
+        if let Some(log) = &self.event_log {
+            let rest = log.url.strip_prefix("jdbc:mysql://").or_else(|| log.url.strip_prefix("mysql://"));
+            match rest {
+                Some(rest) if rest.split('/').nth(1).is_some_and(|db| !db.is_empty()) => {}
+                _ => bad(
+                    "event_log.url",
+                    format!("{:?} must look like jdbc:mysql://host:3306/database", log.url),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// `[a-z][a-z0-9_]*`: Trino's catalog name rule as the platform enforces it.
+pub fn is_catalog_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_name(name: &str, max: usize) -> bool {
+    let mut chars = name.chars();
+    name.len() <= max
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_region(region: &str) -> bool {
+    // Partition-agnostic shape: `us-east-1`, `us-gov-west-1`, `ap-southeast-3`, `eu-central-2`.
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn check_image(image: &str) -> Result<(), &'static str> {
+    if image.contains(char::is_whitespace) || image.is_empty() {
+        return Err("is not an image reference");
+    }
+    if image.contains('@') {
+        return Ok(());
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        None => Err("needs an explicit tag, e.g. trinodb/trino:480"),
+        Some((_, "latest")) => Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:480"),
+        Some((_, tag)) if tag.is_empty() => Err("has an empty tag"),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Fargate's valid CPU/memory combinations (AWS ECS developer guide, "Task CPU and memory").
+fn check_size(launch: LaunchType, cpu: u32, memory: u32) -> Option<(&'static str, String)> {
+    if memory < 2048 {
+        return Some(("memory", format!("{memory} MiB is too small for Trino; use at least 2048")));
+    }
+    if launch == LaunchType::Ec2 {
+        return (cpu < 256).then(|| ("cpu", format!("{cpu} CPU units is below 256")));
+    }
+    let (lo, hi, step) = match cpu {
+        256 => (512, 2048, 512),
+        512 => (1024, 4096, 1024),
+        1024 => (2048, 8192, 1024),
+        2048 => (4096, 16384, 1024),
+        4096 => (8192, 30720, 1024),
+        8192 => (16384, 61440, 4096),
+        16384 => (32768, 122880, 8192),
+        _ => {
+            return Some((
+                "cpu",
+                format!("{cpu} is not a Fargate CPU value (256, 512, 1024, 2048, 4096, 8192 or 16384)"),
+            ));
+        }
+    };
+    let fits = memory >= lo && memory <= hi && (memory - lo) % step == 0 || (cpu == 256 && memory == 2048);
+    (!fits).then(|| {
+        ("memory", format!("{memory} MiB does not fit Fargate cpu {cpu}: use {lo}..={hi} MiB in steps of {step}"))
+    })
+}
+
+fn check_bucket(bucket: &str) -> Result<(), &'static str> {
+    let ok_chars = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !(3..=63).contains(&bucket.len()) {
+        Err("must be 3-63 characters long")
+    } else if !ok_chars {
+        Err("may contain only lowercase letters, digits, '.' and '-'")
+    } else if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric()) || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        Err("must begin and end with a letter or digit")
+    } else if bucket.contains("..") {
+        Err("must not contain two adjacent periods")
+    } else {
+        Ok(())
+    }
+}
+
+/// Maps byte offsets and key paths of one TOML text to lines and columns.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+    table: Option<toml::Spanned<toml::de::DeTable<'a>>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        Self { path, text, table: toml::de::DeTable::parse(text).ok() }
+    }
+
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn issue(&self, offset: Option<usize>, key: String, message: String) -> ConfigIssue {
+        let (line, column) = offset.map_or((0, 0), |o| self.position(o));
+        ConfigIssue { file: self.path.to_owned(), line, column, key, message }
+    }
+
+    /// The span of a dotted key (`a.b[2].c`): the value's start, or the nearest existing ancestor's.
+    fn key_offset(&self, key: &str) -> Option<usize> {
+        let table = self.table.as_ref()?;
+        let mut offset = table.span().start;
+        let mut current: Option<&toml::de::DeValue<'_>> = None;
+        let mut root = Some(table.get_ref());
+        for part in key.split('.') {
+            let (name, index) = match part.split_once('[') {
+                Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+                None => (part, None),
+            };
+            let map = match (root.take(), current) {
+                (Some(map), _) => map,
+                (None, Some(value)) => match value.as_table() {
+                    Some(map) => map,
+                    None => break,
+                },
+                (None, None) => break,
+            };
+            let Some((k, v)) = map.iter().find(|(k, _)| k.get_ref().as_ref() == name) else { break };
+            offset = k.span().start;
+            current = Some(v.get_ref());
+            if let Some(i) = index {
+                match v.get_ref().as_array().and_then(|a| a.get(i)) {
+                    Some(item) => {
+                        offset = item.span().start;
+                        current = Some(item.get_ref());
+                    }
+                    None => break,
+                }
+            }
+        }
+        Some(offset)
+    }
+
+    fn at_key(&self, key: &str, message: String) -> ConfigIssue {
+        self.issue(self.key_offset(key), key.to_owned(), message)
+    }
+
+    fn from_toml_error(&self, error: &toml::de::Error) -> ConfigIssue {
+        let mut message = error.message().trim().to_owned();
+        let mut offset = error.span().map(|span| span.start);
+        // Errors inside internally tagged enums (catalogs) come back with the whole table's span: point at
+        // the offending key itself when the message names one.
+        if let (Some(start), Some(name)) = (offset, quoted_field(&message)) {
+            let end = error.span().map_or(self.text.len(), |s| s.end).min(self.text.len());
+            if let Some(pos) = find_key(&self.text[start..end], &name) {
+                offset = Some(start + pos);
+            }
+        }
+        let key = offset.map(|o| self.key_at(o)).unwrap_or_default();
+        if message.is_empty() {
+            message = "invalid TOML".to_owned();
+        }
+        self.issue(offset, key, message)
+    }
+
+    /// The dotted key whose key or value contains `offset` (the deepest one).
+    fn key_at(&self, offset: usize) -> String {
+        fn walk(map: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<String>) {
+            for (k, v) in map.iter() {
+                let (ks, vs) = (k.span(), v.span());
+                let inside = (ks.start..ks.end.max(vs.end)).contains(&offset) || vs.contains(&offset);
+                if inside {
+                    path.push(k.get_ref().to_string());
+                    if let Some(t) = v.get_ref().as_table() {
+                        walk(t, offset, path);
+                    }
+                    return;
+                }
+            }
+        }
+        let mut path = Vec::new();
+        if let Some(table) = &self.table {
+            walk(table.get_ref(), offset, &mut path);
+        }
+        path.join(".")
+    }
+}
+
+fn quoted_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}
+
+/// The offset of `name` used as a key (`name =` at a line start) in `text`.
+fn find_key(text: &str, name: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(name) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + (line.len() - trimmed.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

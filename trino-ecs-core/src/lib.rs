@@ -1,0 +1,5 @@
+//! The core of the lake tools: the lake config file, Trino server configuration, and the ECS plan/apply
+//! that runs a Trino coordinator and autoscaled workers.
+#![deny(missing_docs)]
+
+pub mod config;
