@@ -608,8 +608,13 @@ impl<'a> Locator<'a> {
         // Errors inside internally tagged enums (catalogs) come back with the whole table's span: point at
         // the offending key itself when the message names one.
         if let (Some(start), Some(name)) = (offset, quoted_field(&message)) {
-            let end = error.span().map_or(self.text.len(), |s| s.end).min(self.text.len());
-            if let Some(pos) = find_key(&self.text[start..end], &name) {
+            // The table's span may cover only its `[header]`: search up to the next header.
+            let rest = &self.text[start.min(self.text.len())..];
+            let end = rest
+                .match_indices("\n[")
+                .next()
+                .map_or(rest.len(), |(i, _)| i + 1);
+            if let Some(pos) = find_key(&rest[..end], &name) {
                 offset = Some(start + pos);
             }
         }
@@ -622,24 +627,26 @@ impl<'a> Locator<'a> {
 
     /// The dotted key whose key or value contains `offset` (the deepest one).
     fn key_at(&self, offset: usize) -> String {
-        fn walk(map: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<String>) {
+        fn walk(map: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<String>, best: &mut Vec<String>) {
             for (k, v) in map.iter() {
-                let (ks, vs) = (k.span(), v.span());
-                let inside = (ks.start..ks.end.max(vs.end)).contains(&offset) || vs.contains(&offset);
-                if inside {
-                    path.push(k.get_ref().to_string());
-                    if let Some(t) = v.get_ref().as_table() {
-                        walk(t, offset, path);
+                path.push(k.get_ref().to_string());
+                if k.span().contains(&offset) || v.span().contains(&offset) {
+                    if path.len() >= best.len() {
+                        *best = path.clone();
                     }
-                    return;
                 }
+                // Tables opened by a `[header]` do not enclose their keys' spans, so always descend.
+                if let Some(t) = v.get_ref().as_table() {
+                    walk(t, offset, path, best);
+                }
+                path.pop();
             }
         }
-        let mut path = Vec::new();
+        let (mut path, mut best) = (Vec::new(), Vec::new());
         if let Some(table) = &self.table {
-            walk(table.get_ref(), offset, &mut path);
+            walk(table.get_ref(), offset, &mut path, &mut best);
         }
-        path.join(".")
+        best.join(".")
     }
 }
 

@@ -20,7 +20,7 @@ use common::Global;
 
 /// Run Trino on AWS ECS as the data lake: deploy, catalogs, S3 lifecycle, queries, usage reports.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, propagate_version = true)]
+#[command(name = "xtask", bin_name = "cargo xtask", version, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -30,6 +30,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Validate the lake config file and summarise what it describes.
+    Check,
     /// Show what `deploy` would change, without changing anything.
     Plan(cluster::PlanArgs),
     /// Create or update the cluster described by the lake config.
@@ -82,6 +84,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match cli.command {
+        Command::Check => check(global),
         Command::Plan(args) => cluster::plan(global, args).await,
         Command::Deploy(args) => cluster::deploy(global, args).await,
         Command::Status(args) => cluster::status(global, args).await,
@@ -94,4 +97,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Test(args) => testcmd::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }
+}
+
+fn check(global: &Global) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let cluster = &config.cluster;
+    println!("{}: valid", global.config.display());
+    println!(
+        "  target     {} {}",
+        config.aws.region,
+        config.aws.endpoint_url.as_deref().map_or("(real AWS)".to_owned(), |e| format!("(emulator at {e})"))
+    );
+    println!("  cluster    {} running {} on {:?}", cluster.name, cluster.image, cluster.launch_type);
+    println!(
+        "  workers    {}..={} (first deploy: {}), {} CPU units / {} MiB each",
+        cluster.workers.min,
+        cluster.workers.max,
+        config.initial_workers(),
+        cluster.workers.cpu,
+        cluster.workers.memory
+    );
+    let names: Vec<&str> = config.catalogs.keys().map(String::as_str).collect();
+    println!("  catalogs   {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+    if let Some(lake) = &config.lake {
+        println!("  lake       s3://{}/{}", lake.bucket, lake.warehouse_prefix);
+    }
+    if let Some(log) = &config.event_log {
+        println!("  event log  {}", log.url);
+    }
+    Ok(())
 }
