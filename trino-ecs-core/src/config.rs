@@ -188,7 +188,10 @@ fn default_prefix() -> String {
 
 impl Default for ParametersConfig {
     fn default() -> Self {
-        Self { prefix: default_prefix(), kms_key_id: None }
+        Self {
+            prefix: default_prefix(),
+            kms_key_id: None,
+        }
     }
 }
 
@@ -278,36 +281,48 @@ pub enum ConfigError {
 impl LakeConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
     /// Parses and validates config text; `path` is only used in messages and to resolve relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let locator = Locator::new(path, text);
-        let mut config: LakeConfig = toml::from_str(text).map_err(|error| ConfigError::Invalid {
-            issues: vec![locator.from_toml_error(&error)],
-        })?;
+        let mut config: LakeConfig =
+            toml::from_str(text).map_err(|error| ConfigError::Invalid {
+                issues: vec![locator.from_toml_error(&error)],
+            })?;
         config.source = path.to_owned();
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
         } else {
             Err(ConfigError::Invalid {
-                issues: problems.into_iter().map(|(key, message)| locator.at_key(&key, message)).collect(),
+                issues: problems
+                    .into_iter()
+                    .map(|(key, message)| locator.at_key(&key, message))
+                    .collect(),
             })
         }
     }
 
     /// Trino's `node.environment`.
     pub fn environment(&self) -> &str {
-        self.cluster.environment.as_deref().unwrap_or(&self.cluster.name)
+        self.cluster
+            .environment
+            .as_deref()
+            .unwrap_or(&self.cluster.name)
     }
 
     /// The worker count at first deploy.
     pub fn initial_workers(&self) -> u32 {
-        self.cluster.workers.desired.unwrap_or(self.cluster.workers.min)
+        self.cluster
+            .workers
+            .desired
+            .unwrap_or(self.cluster.workers.min)
     }
 
     /// Whether the config points at an emulator rather than real AWS.
@@ -318,7 +333,12 @@ impl LakeConfig {
     /// The lifecycle policy path, resolved against the config file's directory.
     pub fn lifecycle_policy_path(&self) -> Option<PathBuf> {
         let policy = self.lake.as_ref()?.lifecycle_policy.as_ref()?;
-        Some(self.source.parent().map(|dir| dir.join(policy)).unwrap_or_else(|| policy.clone()))
+        Some(
+            self.source
+                .parent()
+                .map(|dir| dir.join(policy))
+                .unwrap_or_else(|| policy.clone()),
+        )
     }
 
     /// Every semantic problem as (dotted key, message). Pure: no IO.
@@ -327,50 +347,92 @@ impl LakeConfig {
         let mut bad = |key: &str, message: String| out.push((key.to_owned(), message));
 
         if !is_region(&self.aws.region) {
-            bad("aws.region", format!("{:?} is not an AWS region name (like \"eu-west-1\")", self.aws.region));
+            bad(
+                "aws.region",
+                format!(
+                    "{:?} is not an AWS region name (like \"eu-west-1\")",
+                    self.aws.region
+                ),
+            );
         }
         if let Some(endpoint) = &self.aws.endpoint_url {
             match url::Url::parse(endpoint) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-                _ => bad("aws.endpoint_url", format!("{endpoint:?} is not an http(s) URL")),
+                _ => bad(
+                    "aws.endpoint_url",
+                    format!("{endpoint:?} is not an http(s) URL"),
+                ),
             }
         }
         if !(1..=20).contains(&self.aws.max_attempts) {
-            bad("aws.max_attempts", format!("{} is outside 1..=20", self.aws.max_attempts));
+            bad(
+                "aws.max_attempts",
+                format!("{} is outside 1..=20", self.aws.max_attempts),
+            );
         }
 
         let c = &self.cluster;
         if !is_name(&c.name, 32) {
             bad(
                 "cluster.name",
-                format!("{:?} must be 1-32 characters of lowercase letters, digits and '-', starting with a letter", c.name),
+                format!(
+                    "{:?} must be 1-32 characters of lowercase letters, digits and '-', starting with a letter",
+                    c.name
+                ),
             );
         }
         if let Some(env) = &c.environment {
-            if env.is_empty() || !env.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
-                bad("cluster.environment", format!("{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"));
+            if env.is_empty()
+                || !env
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+            {
+                bad(
+                    "cluster.environment",
+                    format!(
+                        "{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"
+                    ),
+                );
             }
         }
         if let Err(why) = check_image(&c.image) {
             bad("cluster.image", format!("{:?} {why}", c.image));
         }
         if c.launch_type == LaunchType::Fargate && c.subnets.is_empty() {
-            bad("cluster.subnets", "FARGATE tasks use awsvpc networking and need at least one subnet".to_owned());
+            bad(
+                "cluster.subnets",
+                "FARGATE tasks use awsvpc networking and need at least one subnet".to_owned(),
+            );
         }
         for (i, subnet) in c.subnets.iter().enumerate() {
             if !is_aws_id(subnet, "subnet-") {
-                bad(&format!("cluster.subnets[{i}]"), format!("{subnet:?} is not a subnet id (subnet-0123abcd...)"));
+                bad(
+                    &format!("cluster.subnets[{i}]"),
+                    format!("{subnet:?} is not a subnet id (subnet-0123abcd...)"),
+                );
             }
         }
         for (i, group) in c.security_groups.iter().enumerate() {
             if !is_aws_id(group, "sg-") {
-                bad(&format!("cluster.security_groups[{i}]"), format!("{group:?} is not a security group id (sg-0123abcd...)"));
+                bad(
+                    &format!("cluster.security_groups[{i}]"),
+                    format!("{group:?} is not a security group id (sg-0123abcd...)"),
+                );
             }
         }
-        for (key, arn) in [("cluster.execution_role_arn", &c.execution_role_arn), ("cluster.task_role_arn", &c.task_role_arn)] {
+        for (key, arn) in [
+            ("cluster.execution_role_arn", &c.execution_role_arn),
+            ("cluster.task_role_arn", &c.task_role_arn),
+        ] {
             if let Some(arn) = arn {
-                if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")) {
-                    bad(key, format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"));
+                if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
+                {
+                    bad(
+                        key,
+                        format!(
+                            "{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+                        ),
+                    );
                 }
             }
         }
@@ -381,7 +443,11 @@ impl LakeConfig {
             );
         }
         let sizes = [
-            ("cluster.coordinator", c.coordinator.cpu, c.coordinator.memory),
+            (
+                "cluster.coordinator",
+                c.coordinator.cpu,
+                c.coordinator.memory,
+            ),
             ("cluster.workers", c.workers.cpu, c.workers.memory),
         ];
         for (key, cpu, memory) in sizes {
@@ -391,37 +457,64 @@ impl LakeConfig {
         }
         let w = &c.workers;
         if w.min > w.max {
-            bad("cluster.workers.min", format!("worker min ({}) must not exceed worker max ({})", w.min, w.max));
+            bad(
+                "cluster.workers.min",
+                format!(
+                    "worker min ({}) must not exceed worker max ({})",
+                    w.min, w.max
+                ),
+            );
         }
         if w.max == 0 {
             bad("cluster.workers.max", "must be at least 1".to_owned());
         }
         if let Some(desired) = w.desired {
             if desired < w.min || desired > w.max {
-                bad("cluster.workers.desired", format!("{desired} must lie within min..=max ({}..={})", w.min, w.max));
+                bad(
+                    "cluster.workers.desired",
+                    format!(
+                        "{desired} must lie within min..=max ({}..={})",
+                        w.min, w.max
+                    ),
+                );
             }
         }
         if !(10..=95).contains(&w.target_cpu_percent) {
-            bad("cluster.workers.target_cpu_percent", format!("{} is outside 10..=95", w.target_cpu_percent));
+            bad(
+                "cluster.workers.target_cpu_percent",
+                format!("{} is outside 10..=95", w.target_cpu_percent),
+            );
         }
         if w.queued_queries_per_worker == 0 {
-            bad("cluster.workers.queued_queries_per_worker", "must be at least 1".to_owned());
+            bad(
+                "cluster.workers.queued_queries_per_worker",
+                "must be at least 1".to_owned(),
+            );
         }
 
         let p = &self.parameters;
         if !p.prefix.starts_with('/')
             || p.prefix.ends_with('/')
-            || !p.prefix.chars().all(|ch| ch.is_ascii_alphanumeric() || "/_.-".contains(ch))
+            || !p
+                .prefix
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "/_.-".contains(ch))
         {
             bad(
                 "parameters.prefix",
-                format!("{:?} must start with '/', not end with '/', and use only letters, digits and / _ . -", p.prefix),
+                format!(
+                    "{:?} must start with '/', not end with '/', and use only letters, digits and / _ . -",
+                    p.prefix
+                ),
             );
         }
 
         for name in self.catalogs.keys() {
             if !is_catalog_name(name) {
-                bad(&format!("catalogs.{name}"), format!("catalog name {name:?} must match [a-z][a-z0-9_]*"));
+                bad(
+                    &format!("catalogs.{name}"),
+                    format!("catalog name {name:?} must match [a-z][a-z0-9_]*"),
+                );
             }
         }
 
@@ -429,21 +522,32 @@ impl LakeConfig {
             if let Err(why) = check_bucket(&lake.bucket) {
                 bad("lake.bucket", format!("{:?} {why}", lake.bucket));
             }
-            for (key, uri) in [("lake.access_logs", &lake.access_logs), ("lake.inventory", &lake.inventory)] {
+            for (key, uri) in [
+                ("lake.access_logs", &lake.access_logs),
+                ("lake.inventory", &lake.inventory),
+            ] {
                 if let Some(uri) = uri {
-                    if !uri.strip_prefix("s3://").is_some_and(|rest| check_bucket(rest.split('/').next().unwrap_or("")).is_ok()) {
+                    if !uri.strip_prefix("s3://").is_some_and(|rest| {
+                        check_bucket(rest.split('/').next().unwrap_or("")).is_ok()
+                    }) {
                         bad(key, format!("{uri:?} is not an s3://bucket/prefix URI"));
                     }
                 }
             }
         }
         if let Some(log) = &self.event_log {
-            let rest = log.url.strip_prefix("jdbc:mysql://").or_else(|| log.url.strip_prefix("mysql://"));
+            let rest = log
+                .url
+                .strip_prefix("jdbc:mysql://")
+                .or_else(|| log.url.strip_prefix("mysql://"));
             match rest {
                 Some(rest) if rest.split('/').nth(1).is_some_and(|db| !db.is_empty()) => {}
                 _ => bad(
                     "event_log.url",
-                    format!("{:?} must look like jdbc:mysql://host:3306/database", log.url),
+                    format!(
+                        "{:?} must look like jdbc:mysql://host:3306/database",
+                        log.url
+                    ),
                 ),
             }
         }
@@ -470,13 +574,17 @@ fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 fn check_image(image: &str) -> Result<(), &'static str> {
@@ -489,7 +597,9 @@ fn check_image(image: &str) -> Result<(), &'static str> {
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.split_once(':') {
         None => Err("needs an explicit tag, e.g. trinodb/trino:480"),
-        Some((_, "latest")) => Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:480"),
+        Some((_, "latest")) => {
+            Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:480")
+        }
         Some((_, tag)) if tag.is_empty() => Err("has an empty tag"),
         Some(_) => Ok(()),
     }
@@ -498,7 +608,10 @@ fn check_image(image: &str) -> Result<(), &'static str> {
 /// Fargate's valid CPU/memory combinations (AWS ECS developer guide, "Task CPU and memory").
 fn check_size(launch: LaunchType, cpu: u32, memory: u32) -> Option<(&'static str, String)> {
     if memory < 2048 {
-        return Some(("memory", format!("{memory} MiB is too small for Trino; use at least 2048")));
+        return Some((
+            "memory",
+            format!("{memory} MiB is too small for Trino; use at least 2048"),
+        ));
     }
     if launch == LaunchType::Ec2 {
         return (cpu < 256).then(|| ("cpu", format!("{cpu} CPU units is below 256")));
@@ -514,23 +627,30 @@ fn check_size(launch: LaunchType, cpu: u32, memory: u32) -> Option<(&'static str
         _ => {
             return Some((
                 "cpu",
-                format!("{cpu} is not a Fargate CPU value (256, 512, 1024, 2048, 4096, 8192 or 16384)"),
+                format!(
+                    "{cpu} is not a Fargate CPU value (256, 512, 1024, 2048, 4096, 8192 or 16384)"
+                ),
             ));
         }
     };
-    let fits = memory >= lo && memory <= hi && (memory - lo) % step == 0 || (cpu == 256 && memory == 2048);
+    let fits =
+        memory >= lo && memory <= hi && (memory - lo) % step == 0 || (cpu == 256 && memory == 2048);
     (!fits).then(|| {
         ("memory", format!("{memory} MiB does not fit Fargate cpu {cpu}: use {lo}..={hi} MiB in steps of {step}"))
     })
 }
 
 fn check_bucket(bucket: &str) -> Result<(), &'static str> {
-    let ok_chars = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ok_chars = bucket
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
     if !(3..=63).contains(&bucket.len()) {
         Err("must be 3-63 characters long")
     } else if !ok_chars {
         Err("may contain only lowercase letters, digits, '.' and '-'")
-    } else if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric()) || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+    } else if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
         Err("must begin and end with a letter or digit")
     } else if bucket.contains("..") {
         Err("must not contain two adjacent periods")
@@ -548,7 +668,11 @@ struct Locator<'a> {
 
 impl<'a> Locator<'a> {
     fn new(path: &'a Path, text: &'a str) -> Self {
-        Self { path, text, table: toml::de::DeTable::parse(text).ok() }
+        Self {
+            path,
+            text,
+            table: toml::de::DeTable::parse(text).ok(),
+        }
     }
 
     fn position(&self, offset: usize) -> (usize, usize) {
@@ -560,7 +684,13 @@ impl<'a> Locator<'a> {
 
     fn issue(&self, offset: Option<usize>, key: String, message: String) -> ConfigIssue {
         let (line, column) = offset.map_or((0, 0), |o| self.position(o));
-        ConfigIssue { file: self.path.to_owned(), line, column, key, message }
+        ConfigIssue {
+            file: self.path.to_owned(),
+            line,
+            column,
+            key,
+            message,
+        }
     }
 
     /// The span of a dotted key (`a.b[2].c`): the value's start, or the nearest existing ancestor's.
@@ -582,7 +712,9 @@ impl<'a> Locator<'a> {
                 },
                 (None, None) => break,
             };
-            let Some((k, v)) = map.iter().find(|(k, _)| k.get_ref().as_ref() == name) else { break };
+            let Some((k, v)) = map.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
+                break;
+            };
             offset = k.span().start;
             current = Some(v.get_ref());
             if let Some(i) = index {
@@ -627,7 +759,12 @@ impl<'a> Locator<'a> {
 
     /// The dotted key whose key or value contains `offset` (the deepest one).
     fn key_at(&self, offset: usize) -> String {
-        fn walk(map: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<String>, best: &mut Vec<String>) {
+        fn walk(
+            map: &toml::de::DeTable<'_>,
+            offset: usize,
+            path: &mut Vec<String>,
+            best: &mut Vec<String>,
+        ) {
             for (k, v) in map.iter() {
                 path.push(k.get_ref().to_string());
                 if k.span().contains(&offset) || v.span().contains(&offset) {

@@ -3,3 +3,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod render;
+
+pub use error::{Error, Result};
+pub mod events;

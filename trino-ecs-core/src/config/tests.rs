@@ -25,7 +25,10 @@ fn examples_are_valid() {
     assert!(!lake.is_emulator());
     assert_eq!(lake.aws.max_attempts, 8);
     assert_eq!(lake.catalogs.len(), 5);
-    assert_eq!(lake.lifecycle_policy_path().unwrap(), Path::new("examples/lifecycle.json"));
+    assert_eq!(
+        lake.lifecycle_policy_path().unwrap(),
+        Path::new("examples/lifecycle.json")
+    );
     assert!(matches!(lake.catalogs["orders"], CatalogSpec::Mysql(_)));
 }
 
@@ -34,12 +37,25 @@ fn unknown_key_names_file_line_column_and_key() {
     let text = LOCAL.replace("assign_public_ip = true", "asign_public_ip = true");
     let found = issues(&text);
     assert_eq!(found.len(), 1);
-    let line = text.lines().position(|l| l.starts_with("asign_public_ip")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("asign_public_ip"))
+        .unwrap()
+        + 1;
     let issue = &found[0];
     assert_eq!((issue.line, issue.column), (line, 1), "{issue}");
     assert_eq!(issue.key, "cluster.asign_public_ip");
-    assert!(issue.message.contains("unknown field `asign_public_ip`"), "{}", issue.message);
-    assert!(issue.to_string().starts_with(&format!("lake.toml:{line}:1: `cluster.asign_public_ip`: ")), "{issue}");
+    assert!(
+        issue.message.contains("unknown field `asign_public_ip`"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue
+            .to_string()
+            .starts_with(&format!("lake.toml:{line}:1: `cluster.asign_public_ip`: ")),
+        "{issue}"
+    );
 }
 
 #[test]
@@ -55,36 +71,68 @@ fn unknown_key_inside_a_catalog_points_at_the_key() {
 fn wrong_type_is_located() {
     let text = LOCAL.replace("min = 1", "min = \"one\"");
     let found = issues(&text);
-    let line = text.lines().position(|l| l.starts_with("min = \"one\"")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("min = \"one\""))
+        .unwrap()
+        + 1;
     assert_eq!(found[0].line, line, "{}", found[0]);
     assert_eq!(found[0].key, "cluster.workers.min");
 }
 
 #[test]
 fn worker_min_above_max_is_located_at_min() {
-    let text = LOCAL.replace("min = 1", "min = 5").replace("desired = 2\n", "");
+    let text = LOCAL
+        .replace("min = 1", "min = 5")
+        .replace("desired = 2\n", "");
     let found = issues(&text);
     assert_eq!(found.len(), 1, "{found:?}");
     let line = text.lines().position(|l| l.starts_with("min = 5")).unwrap() + 1;
     assert_eq!((found[0].line, found[0].column), (line, 1));
     assert_eq!(found[0].key, "cluster.workers.min");
-    assert_eq!(found[0].message, "worker min (5) must not exceed worker max (4)");
+    assert_eq!(
+        found[0].message,
+        "worker min (5) must not exceed worker max (4)"
+    );
 }
 
 #[test]
 fn bad_catalog_name_and_many_issues_are_all_reported() {
     let text = LOCAL
         .replace("[catalogs.sales]", "[catalogs.Sales-DB]")
-        .replace("region = \"us-east-1\"\nendpoint", "region = \"mars\"\nendpoint")
+        .replace(
+            "region = \"us-east-1\"\nendpoint",
+            "region = \"mars\"\nendpoint",
+        )
         .replace("image = \"trinodb/trino:480\"", "image = \"trinodb/trino\"")
         .replace("memory = 8192", "memory = 3000");
     let found = issues(&text);
     let keys: Vec<&str> = found.iter().map(|i| i.key.as_str()).collect();
-    assert_eq!(keys, ["aws.region", "cluster.image", "cluster.workers.memory", "catalogs.Sales-DB"]);
+    assert_eq!(
+        keys,
+        [
+            "aws.region",
+            "cluster.image",
+            "cluster.workers.memory",
+            "catalogs.Sales-DB"
+        ]
+    );
     let catalog = &found[3];
-    assert_eq!(catalog.line, text.lines().position(|l| l == "[catalogs.Sales-DB]").unwrap() + 1);
+    assert_eq!(
+        catalog.line,
+        text.lines()
+            .position(|l| l == "[catalogs.Sales-DB]")
+            .unwrap()
+            + 1
+    );
     assert!(catalog.message.contains("[a-z][a-z0-9_]*"));
-    assert!(found[2].message.contains("4096..=16384 MiB in steps of 1024"), "{}", found[2]);
+    assert!(
+        found[2]
+            .message
+            .contains("4096..=16384 MiB in steps of 1024"),
+        "{}",
+        found[2]
+    );
 }
 
 #[test]
@@ -120,5 +168,9 @@ fn names_and_ids() {
 fn invalid_toml_is_located() {
     let found = issues("[aws\nregion = 1");
     assert_eq!(found[0].line, 1);
-    assert!(found[0].to_string().starts_with("lake.toml:1:"), "{}", found[0]);
+    assert!(
+        found[0].to_string().starts_with("lake.toml:1:"),
+        "{}",
+        found[0]
+    );
 }

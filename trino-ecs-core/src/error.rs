@@ -1,0 +1,214 @@
+//! The crate's one error type, and the mapping of AWS SDK errors onto it.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Why planning, deploying, scaling or draining failed. Every variant says what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The lake config (or a value derived from it) cannot be deployed.
+    #[error("invalid config `{field}`: {reason}")]
+    InvalidConfig {
+        /// The dotted config key, e.g. `cluster.execution_role_arn`.
+        field: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An environment variable named by a secret reference is not set.
+    #[error("environment variable {var} is not set (named by `{field}`)")]
+    MissingEnv {
+        /// The variable.
+        var: String,
+        /// The config key that names it.
+        field: String,
+    },
+    /// An AWS resource does not exist.
+    #[error("{operation}: not found: {message}")]
+    NotFound {
+        /// The AWS operation, e.g. `ecs:DescribeServices`.
+        operation: &'static str,
+        /// The service's message.
+        message: String,
+    },
+    /// The caller's credentials lack a permission; grant the named action.
+    #[error("access denied: the caller may not call {operation}: {message}")]
+    AccessDenied {
+        /// The AWS operation whose IAM action is missing, e.g. `ssm:PutParameter`.
+        operation: &'static str,
+        /// The service's message.
+        message: String,
+    },
+    /// AWS throttled the calls even after the SDK's retries; retry later or raise `aws.max_attempts`.
+    #[error("{operation}: throttled by AWS after all retries")]
+    Throttled {
+        /// The AWS operation.
+        operation: &'static str,
+    },
+    /// AWS rejected a request parameter.
+    #[error("{operation}: invalid parameter: {message}")]
+    InvalidParameter {
+        /// The AWS operation.
+        operation: &'static str,
+        /// The service's message, which names the field.
+        message: String,
+    },
+    /// The endpoint (typically the emulator) does not implement an operation.
+    #[error("{operation} is not supported by this endpoint: {message}")]
+    Unsupported {
+        /// The AWS operation.
+        operation: &'static str,
+        /// The endpoint's message.
+        message: String,
+    },
+    /// Another deploy holds the cluster's deploy lock.
+    #[error(
+        "cluster {cluster} is locked by {owner} until {expires_at}; wait or remove parameter {parameter} if that deploy died"
+    )]
+    Locked {
+        /// The cluster.
+        cluster: String,
+        /// Who holds the lock.
+        owner: String,
+        /// When the lease ends (RFC 3339).
+        expires_at: String,
+        /// The lock parameter.
+        parameter: String,
+    },
+    /// A Trino node's HTTP API failed or answered something unexpected.
+    #[error("trino node {node}: {reason}")]
+    Trino {
+        /// The node's base URL.
+        node: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Waiting for something took longer than allowed.
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The limit.
+        seconds: u64,
+    },
+    /// Any other AWS failure.
+    #[error("{operation} failed: {code}: {message}")]
+    Aws {
+        /// The AWS operation.
+        operation: &'static str,
+        /// The error code, or `unknown`.
+        code: String,
+        /// The message.
+        message: String,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Maps any SDK error of `operation` (e.g. `ecs:CreateService`) to an actionable [`Error`].
+pub(crate) fn aws<E>(operation: &'static str, error: E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = error.code().unwrap_or("unknown").to_owned();
+    let message = error.message().map(str::to_owned).unwrap_or_else(|| {
+        // Transport failures carry no metadata: show the chain so "connection refused" is visible.
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        text
+    });
+    classify(operation, &code, message, Box::new(error))
+}
+
+fn classify(
+    operation: &'static str,
+    code: &str,
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> Error {
+    match code {
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnauthorizedOperation"
+        | "AccessDeniedFault" => Error::AccessDenied { operation, message },
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => Error::Throttled { operation },
+        "InvalidParameterException"
+        | "ValidationException"
+        | "InvalidParameterValue"
+        | "InvalidParameterValueException"
+        | "InvalidParameterCombination"
+        | "ValidationError"
+        | "HierarchyLevelLimitExceededException" => Error::InvalidParameter { operation, message },
+        "NotImplemented" | "UnknownOperationException" | "InvalidAction" => {
+            Error::Unsupported { operation, message }
+        }
+        c if c.contains("NotFound") => Error::NotFound { operation, message },
+        _ if message.contains("has not been implemented")
+            || message.contains("not yet implemented") =>
+        {
+            Error::Unsupported { operation, message }
+        }
+        _ => Error::Aws {
+            operation,
+            code: code.to_owned(),
+            message,
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed() -> Box<dyn std::error::Error + Send + Sync> {
+        "x".into()
+    }
+
+    #[test]
+    fn codes_map_to_actionable_variants() {
+        let e = classify(
+            "ssm:PutParameter",
+            "AccessDeniedException",
+            "no ssm:PutParameter".into(),
+            boxed(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "access denied: the caller may not call ssm:PutParameter: no ssm:PutParameter"
+        );
+        assert!(matches!(
+            classify("ecs:X", "ThrottlingException", String::new(), boxed()),
+            Error::Throttled { .. }
+        ));
+        assert!(matches!(
+            classify("ecs:X", "ClusterNotFoundException", String::new(), boxed()),
+            Error::NotFound { .. }
+        ));
+        let e = classify(
+            "ecs:CreateService",
+            "InvalidParameterException",
+            "subnets can not be empty.".into(),
+            boxed(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "ecs:CreateService: invalid parameter: subnets can not be empty."
+        );
+        assert!(matches!(
+            classify("ecs:X", "Boom", String::new(), boxed()),
+            Error::Aws { .. }
+        ));
+    }
+}

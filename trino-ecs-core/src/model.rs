@@ -1,0 +1,793 @@
+//! The desired state of a cluster, derived from the lake config and the rendered catalogs: SSM parameters,
+//! the Cloud Map namespace, the ECS cluster, task definitions, services and worker autoscaling. Pure: no IO.
+//!
+//! Config delivery: every rendered file becomes one SSM parameter under `<prefix>/<cluster>/rendered/`. The task
+//! definition lists each as a container `secret` (valueFrom = the parameter ARN), so ECS injects the text as
+//! an environment variable, and the container's command writes each variable to its file before it execs
+//! Trino. Secret values (the shared secret, database passwords) are SecureString parameters reached the same
+//! way; the task definition only carries their ARNs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use trino_catalogs::SecretRef;
+
+use crate::config::{LakeConfig, LaunchType};
+use crate::error::{Error, Result};
+use crate::render::{
+    self, CATALOG_DIR, CONFIG_DIR, EVENT_LOG_PASSWORD_ENV, HTTP_PORT, PORT_NAME, Role,
+    SHARED_SECRET_ENV,
+};
+
+/// The tag carrying a resource's content hash; a redeploy compares it instead of re-reading every field.
+pub const HASH_TAG: &str = "trino-lake:hash";
+/// The CloudWatch namespace of the metrics the tool publishes.
+pub const METRIC_NAMESPACE: &str = "TrinoLake";
+/// The metric the step-scaling alarm watches: queued queries divided by active workers.
+pub const QUEUED_METRIC: &str = "QueuedQueriesPerWorker";
+
+/// A secret value: compared and sent, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value, for sending to AWS only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+/// What the planner needs besides the lake config: plain values gathered by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct DeployInputs {
+    /// Rendered catalog files by catalog name (`<name>.properties` text, secrets as `${ENV:VAR}`).
+    pub catalog_files: BTreeMap<String, String>,
+    /// The catalogs' secret environment variables and the SSM SecureString parameter holding each value.
+    pub catalog_secrets: BTreeMap<String, String>,
+    /// Values of the environment variables the cluster config names through `{ env = "VAR" }`.
+    pub env: BTreeMap<String, SecretString>,
+}
+
+impl DeployInputs {
+    /// Reads, from the process environment, every variable named by an `{ env = ... }` secret of the cluster
+    /// config (`cluster.shared_secret`, `event_log.password`); a missing one is an error naming its key.
+    pub fn read_env(config: &LakeConfig) -> Result<BTreeMap<String, SecretString>> {
+        let mut out = BTreeMap::new();
+        for (field, secret) in secret_fields(config) {
+            if let SecretRef::Env(var) = secret {
+                let value = std::env::var(var).map_err(|_| Error::MissingEnv {
+                    var: var.clone(),
+                    field: field.to_owned(),
+                })?;
+                out.insert(var.clone(), SecretString::new(value));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn secret_fields(config: &LakeConfig) -> Vec<(&'static str, &SecretRef)> {
+    let mut out = Vec::new();
+    if let Some(s) = &config.cluster.shared_secret {
+        out.push(("cluster.shared_secret", s));
+    }
+    if let Some(s) = config.event_log.as_ref().and_then(|l| l.password.as_ref()) {
+        out.push(("event_log.password", s));
+    }
+    out
+}
+
+/// The value an SSM parameter should have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ParamValue {
+    /// A plain `String` parameter (rendered files; they hold no secrets).
+    Text(String),
+    /// A `SecureString` parameter with a known value.
+    Secret(#[serde(skip)] SecretString),
+    /// A `SecureString` generated once by the deploy tool and never overwritten (the shared secret).
+    Generated,
+}
+
+/// One SSM parameter the cluster owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Full parameter name.
+    pub name: String,
+    /// Desired value.
+    pub value: ParamValue,
+}
+
+/// A container's environment entry injected from SSM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretEnv {
+    /// The environment variable.
+    pub name: String,
+    /// The SSM parameter ARN.
+    #[serde(rename = "valueFrom")]
+    pub value_from: String,
+}
+
+/// An ECS task definition, as registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefSpec {
+    /// The family, `<cluster>-<role>`.
+    pub family: String,
+    /// Which node it runs.
+    #[serde(skip)]
+    pub role: Role,
+    /// Task CPU units.
+    pub cpu: u32,
+    /// Task memory in MiB.
+    pub memory: u32,
+    /// Always `awsvpc`: Trino nodes reach workers by their own IP.
+    pub network_mode: &'static str,
+    /// `FARGATE` or `EC2`.
+    pub requires_compatibilities: &'static str,
+    /// The execution role (pulls the image, reads SSM).
+    pub execution_role_arn: String,
+    /// The role of the Trino process.
+    pub task_role_arn: Option<String>,
+    /// The one container.
+    pub container: ContainerSpec,
+}
+
+/// The Trino container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSpec {
+    /// Always `trino`.
+    pub name: String,
+    /// The image.
+    pub image: String,
+    /// `[sh, -c, script]`: writes the injected files, then execs Trino.
+    pub command: Vec<String>,
+    /// Files and secrets injected from SSM.
+    pub secrets: Vec<SecretEnv>,
+    /// The port mapping's container port.
+    pub port: u16,
+    /// The port mapping's name (Service Connect's `portName`).
+    pub port_name: &'static str,
+    /// The health check command (the image's own script checks `/v1/info` reports `starting: false`).
+    pub health_check: Vec<String>,
+    /// Seconds ECS waits after SIGTERM before SIGKILL (Fargate allows at most 120).
+    pub stop_timeout: u32,
+    /// The awslogs group.
+    pub log_group: String,
+    /// The awslogs region.
+    pub log_region: String,
+    /// The awslogs stream prefix.
+    pub log_stream_prefix: String,
+}
+
+/// Service Connect settings of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectSpec {
+    /// The Cloud Map namespace name.
+    pub namespace: String,
+    /// For the coordinator: the discovery name and the client alias other tasks resolve.
+    pub server: Option<ServiceConnectServer>,
+}
+
+/// The coordinator's Service Connect endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceConnectServer {
+    /// The container port mapping name.
+    pub port_name: &'static str,
+    /// The Cloud Map service name.
+    pub discovery_name: String,
+    /// The DNS alias clients use.
+    pub dns_name: String,
+    /// The alias port.
+    pub port: u16,
+}
+
+/// An ECS service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Service name, `<cluster>-<role>`.
+    pub name: String,
+    /// Which node it runs.
+    #[serde(skip)]
+    pub role: Role,
+    /// The task definition family it runs (the latest revision).
+    pub task_family: String,
+    /// Tasks at creation; later left to autoscaling and `scale`.
+    pub initial_count: u32,
+    /// `FARGATE` or `EC2`.
+    pub launch_type: &'static str,
+    /// awsvpc subnets.
+    pub subnets: Vec<String>,
+    /// awsvpc security groups.
+    pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP.
+    pub assign_public_ip: bool,
+    /// Deployment lower bound in percent.
+    pub minimum_healthy_percent: i32,
+    /// Deployment upper bound in percent.
+    pub maximum_percent: i32,
+    /// Deployment circuit breaker with rollback.
+    pub circuit_breaker_rollback: bool,
+    /// Seconds health checks are ignored after a task starts.
+    pub health_check_grace_seconds: i32,
+    /// Service Connect.
+    pub service_connect: ServiceConnectSpec,
+}
+
+/// The worker service's scalable target and policies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingSpec {
+    /// `service/<cluster>/<service>`.
+    pub resource_id: String,
+    /// Fewest workers.
+    pub min: i32,
+    /// Most workers.
+    pub max: i32,
+    /// CPU target tracking.
+    pub cpu_policy: PolicySpec,
+    /// Step scaling on queued queries per worker.
+    pub queue_policy: PolicySpec,
+    /// The alarm that drives the step policy.
+    pub queue_alarm: AlarmSpec,
+}
+
+/// A scaling policy, in the fields the tool sets and compares.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum PolicySpec {
+    /// Target tracking on a predefined metric.
+    TargetTracking {
+        /// Policy name.
+        name: String,
+        /// e.g. `ECSServiceAverageCPUUtilization`.
+        metric: String,
+        /// Target value.
+        target: f64,
+        /// Scale-in cooldown, seconds.
+        scale_in_cooldown: i32,
+        /// Scale-out cooldown, seconds.
+        scale_out_cooldown: i32,
+    },
+    /// Step scaling driven by an alarm.
+    Step {
+        /// Policy name.
+        name: String,
+        /// Cooldown, seconds.
+        cooldown: i32,
+        /// (lower bound, upper bound, added tasks), bounds relative to the alarm threshold.
+        steps: Vec<(Option<f64>, Option<f64>, i32)>,
+    },
+}
+
+impl PolicySpec {
+    /// The policy name.
+    pub fn name(&self) -> &str {
+        match self {
+            PolicySpec::TargetTracking { name, .. } | PolicySpec::Step { name, .. } => name,
+        }
+    }
+}
+
+/// A CloudWatch alarm on a metric the tool publishes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmSpec {
+    /// Alarm name.
+    pub name: String,
+    /// Metric namespace.
+    pub namespace: String,
+    /// Metric name.
+    pub metric: String,
+    /// The `ClusterName` dimension value.
+    pub cluster: String,
+    /// Period in seconds.
+    pub period: i32,
+    /// Evaluation periods.
+    pub evaluation_periods: i32,
+    /// Threshold.
+    pub threshold: f64,
+}
+
+/// Everything one cluster consists of.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Cluster name.
+    pub cluster: String,
+    /// Region (for awslogs).
+    pub region: String,
+    /// Managed parameter paths (`<prefix>/<cluster>/rendered` and `/secrets`): anything else under them is stale.
+    pub managed_paths: Vec<String>,
+    /// Parameters by name.
+    pub parameters: BTreeMap<String, ParamSpec>,
+    /// The Cloud Map HTTP namespace.
+    pub namespace: String,
+    /// Task definitions by family.
+    pub task_defs: BTreeMap<String, TaskDefSpec>,
+    /// Services by name, coordinator first.
+    pub services: Vec<ServiceSpec>,
+    /// Worker autoscaling.
+    pub scaling: ScalingSpec,
+}
+
+/// Builds the desired state. Fails only on config that cannot be deployed (e.g. no execution role).
+pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
+    let c = &config.cluster;
+    let execution_role = c
+        .execution_role_arn
+        .clone()
+        .ok_or_else(|| Error::InvalidConfig {
+            field: "cluster.execution_role_arn".into(),
+            reason: "required: tasks read their configuration and secrets from SSM with this role"
+                .into(),
+        })?;
+    // arn:<partition>:iam::<account>:role/<name>
+    let parts: Vec<&str> = execution_role.split(':').collect();
+    let (partition, account) = match parts.as_slice() {
+        [_, partition, _, _, account, ..] if !account.is_empty() => (*partition, *account),
+        _ => {
+            return Err(Error::InvalidConfig {
+                field: "cluster.execution_role_arn".into(),
+                reason: format!("{execution_role:?} names no account"),
+            });
+        }
+    };
+    let region = config.aws.region.clone();
+    let arn = |name: &str| {
+        format!(
+            "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+            name.trim_start_matches('/')
+        )
+    };
+    let base = format!("{}/{}", config.parameters.prefix, c.name);
+    let rendered = format!("{base}/rendered");
+    let secrets = format!("{base}/secrets");
+    let mut parameters = BTreeMap::new();
+
+    // Secrets of the cluster itself.
+    let mut secret_env: Vec<SecretEnv> = Vec::new();
+    let shared = match &c.shared_secret {
+        None => {
+            let name = format!("{secrets}/shared-secret");
+            parameters.insert(
+                name.clone(),
+                ParamSpec {
+                    name: name.clone(),
+                    value: ParamValue::Generated,
+                },
+            );
+            name
+        }
+        Some(SecretRef::Parameter(name)) => name.clone(),
+        Some(SecretRef::Env(var)) => {
+            let name = format!("{secrets}/shared-secret");
+            let value = env_value(inputs, var, "cluster.shared_secret")?;
+            parameters.insert(
+                name.clone(),
+                ParamSpec {
+                    name: name.clone(),
+                    value: ParamValue::Secret(value),
+                },
+            );
+            name
+        }
+    };
+    secret_env.push(SecretEnv {
+        name: SHARED_SECRET_ENV.into(),
+        value_from: arn(&shared),
+    });
+    let mut coordinator_only: Vec<SecretEnv> = Vec::new();
+    if let Some(password) = config.event_log.as_ref().and_then(|l| l.password.as_ref()) {
+        let name = match password {
+            SecretRef::Parameter(name) => name.clone(),
+            SecretRef::Env(var) => {
+                let name = format!("{secrets}/event-log-password");
+                let value = env_value(inputs, var, "event_log.password")?;
+                parameters.insert(
+                    name.clone(),
+                    ParamSpec {
+                        name: name.clone(),
+                        value: ParamValue::Secret(value),
+                    },
+                );
+                name
+            }
+        };
+        coordinator_only.push(SecretEnv {
+            name: EVENT_LOG_PASSWORD_ENV.into(),
+            value_from: arn(&name),
+        });
+    }
+    for (var, name) in &inputs.catalog_secrets {
+        secret_env.push(SecretEnv {
+            name: var.clone(),
+            value_from: arn(name),
+        });
+    }
+
+    // Rendered catalog files, shared by both roles.
+    let mut catalog_files = Vec::new();
+    for (catalog, text) in &inputs.catalog_files {
+        let name = format!("{rendered}/catalog/{catalog}.properties");
+        parameters.insert(
+            name.clone(),
+            ParamSpec {
+                name: name.clone(),
+                value: ParamValue::Text(text.clone()),
+            },
+        );
+        catalog_files.push((
+            file_env("CATALOG", catalog),
+            format!("{CATALOG_DIR}/{catalog}.properties"),
+            name,
+        ));
+    }
+
+    let launch = match c.launch_type {
+        LaunchType::Fargate => "FARGATE",
+        LaunchType::Ec2 => "EC2",
+    };
+    let log_group = c
+        .log_group
+        .clone()
+        .unwrap_or_else(|| format!("/ecs/{}", c.name));
+    let mut task_defs = BTreeMap::new();
+    let mut services = Vec::new();
+    for role in [Role::Coordinator, Role::Worker] {
+        let mut files = Vec::new();
+        for (file, text) in render::render_node(config, role) {
+            let name = format!("{rendered}/{}/{file}", role.as_str());
+            parameters.insert(
+                name.clone(),
+                ParamSpec {
+                    name: name.clone(),
+                    value: ParamValue::Text(text),
+                },
+            );
+            files.push((
+                file_env("FILE", &file),
+                format!("{CONFIG_DIR}/{file}"),
+                name,
+            ));
+        }
+        files.extend(catalog_files.iter().cloned());
+        let mut secrets = secret_env.clone();
+        if role == Role::Coordinator {
+            secrets.extend(coordinator_only.iter().cloned());
+        }
+        secrets.extend(files.iter().map(|(var, _, name)| SecretEnv {
+            name: var.clone(),
+            value_from: arn(name),
+        }));
+        secrets.sort_by(|a, b| a.name.cmp(&b.name));
+        let size = match role {
+            Role::Coordinator => c.coordinator,
+            Role::Worker => crate::config::NodeSize {
+                cpu: c.workers.cpu,
+                memory: c.workers.memory,
+            },
+        };
+        let family = format!("{}-{}", c.name, role.as_str());
+        // Trino drains itself only through `scale`; SIGTERM gives it what Fargate allows to exit cleanly.
+        let stop_timeout = match c.launch_type {
+            LaunchType::Fargate => 120,
+            LaunchType::Ec2 => (2 * c.shutdown_grace_period_seconds).max(120),
+        };
+        task_defs.insert(
+            family.clone(),
+            TaskDefSpec {
+                family: family.clone(),
+                role,
+                cpu: size.cpu,
+                memory: size.memory,
+                network_mode: "awsvpc",
+                requires_compatibilities: launch,
+                execution_role_arn: execution_role.clone(),
+                task_role_arn: c.task_role_arn.clone(),
+                container: ContainerSpec {
+                    name: "trino".into(),
+                    image: c.image.clone(),
+                    command: vec!["sh".into(), "-c".into(), entry_script(&files)],
+                    secrets,
+                    port: HTTP_PORT,
+                    port_name: PORT_NAME,
+                    health_check: vec![
+                        "CMD-SHELL".into(),
+                        "/usr/lib/trino/bin/health-check".into(),
+                    ],
+                    stop_timeout,
+                    log_group: log_group.clone(),
+                    log_region: region.clone(),
+                    log_stream_prefix: role.as_str().into(),
+                },
+            },
+        );
+        let server = (role == Role::Coordinator).then(|| ServiceConnectServer {
+            port_name: PORT_NAME,
+            discovery_name: render::coordinator_alias(config),
+            dns_name: render::coordinator_alias(config),
+            port: HTTP_PORT,
+        });
+        let (min_healthy, max_percent, count) = match role {
+            // Never two coordinators behind one alias: stop the old before starting the new.
+            Role::Coordinator => (0, 100, 1),
+            Role::Worker => (100, 200, config.initial_workers()),
+        };
+        services.push(ServiceSpec {
+            name: family.clone(),
+            role,
+            task_family: family,
+            initial_count: count,
+            launch_type: launch,
+            subnets: c.subnets.clone(),
+            security_groups: c.security_groups.clone(),
+            assign_public_ip: c.assign_public_ip,
+            minimum_healthy_percent: min_healthy,
+            maximum_percent: max_percent,
+            circuit_breaker_rollback: true,
+            health_check_grace_seconds: 180,
+            service_connect: ServiceConnectSpec {
+                namespace: c.name.clone(),
+                server,
+            },
+        });
+    }
+
+    let w = &c.workers;
+    let worker_service = format!("{}-worker", c.name);
+    let scaling = ScalingSpec {
+        resource_id: format!("service/{}/{worker_service}", c.name),
+        min: w.min as i32,
+        max: w.max as i32,
+        cpu_policy: PolicySpec::TargetTracking {
+            name: format!("{}-workers-cpu", c.name),
+            metric: "ECSServiceAverageCPUUtilization".into(),
+            target: f64::from(w.target_cpu_percent),
+            // Slow scale-in: each removal without a drain may kill queries (see drain module docs).
+            scale_in_cooldown: 600,
+            scale_out_cooldown: 60,
+        },
+        queue_policy: PolicySpec::Step {
+            name: format!("{}-workers-queue", c.name),
+            cooldown: 120,
+            steps: vec![
+                (Some(0.0), Some(f64::from(w.queued_queries_per_worker)), 1),
+                (Some(f64::from(w.queued_queries_per_worker)), None, 2),
+            ],
+        },
+        queue_alarm: AlarmSpec {
+            name: format!("{}-workers-queued-queries", c.name),
+            namespace: METRIC_NAMESPACE.into(),
+            metric: QUEUED_METRIC.into(),
+            cluster: c.name.clone(),
+            period: 60,
+            evaluation_periods: 2,
+            threshold: f64::from(w.queued_queries_per_worker),
+        },
+    };
+
+    Ok(Desired {
+        cluster: c.name.clone(),
+        region,
+        managed_paths: vec![rendered, secrets],
+        parameters,
+        namespace: c.name.clone(),
+        task_defs,
+        services,
+        scaling,
+    })
+}
+
+fn env_value(inputs: &DeployInputs, var: &str, field: &str) -> Result<SecretString> {
+    inputs
+        .env
+        .get(var)
+        .cloned()
+        .ok_or_else(|| Error::MissingEnv {
+            var: var.into(),
+            field: field.into(),
+        })
+}
+
+/// `TRINO_FILE_CONFIG_PROPERTIES` style variable names for injected files.
+fn file_env(kind: &str, file: &str) -> String {
+    let upper: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("TRINO_{kind}_{upper}")
+}
+
+/// The container command: write each injected variable to its file, then exec the image's launcher.
+fn entry_script(files: &[(String, String, String)]) -> String {
+    let mut script = format!("set -eu; mkdir -p {CATALOG_DIR}");
+    for (var, path, _) in files {
+        script.push_str(&format!("; printf '%s' \"${var}\" > {path}"));
+    }
+    script.push_str("; exec /usr/lib/trino/bin/run-trino");
+    script
+}
+
+/// A short stable content hash (hex SHA-256 prefix) of any serialisable value.
+pub fn content_hash<T: Serialize>(value: &T) -> String {
+    let json = serde_json::to_vec(value).expect("model values serialise");
+    hex16(&Sha256::digest(&json))
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Desired {
+    /// The hash tag of a task definition.
+    pub fn task_def_hash(&self, family: &str) -> String {
+        content_hash(&self.task_defs[family])
+    }
+
+    /// The hash tag of a service: its spec, its task definition, and the values of every parameter its tasks
+    /// read at start (a changed file or secret needs a new deployment even when the task definition did not
+    /// change, because ECS injects parameter values only when a task starts).
+    pub fn service_hash(&self, service: &ServiceSpec) -> String {
+        let task = &self.task_defs[&service.task_family];
+        let mut hasher = Sha256::new();
+        hasher.update(serde_json::to_vec(service).expect("serialises"));
+        hasher.update(self.task_def_hash(&service.task_family));
+        for secret in &task.container.secrets {
+            hasher.update(secret.value_from.as_bytes());
+            if let Some(param) = self
+                .parameters
+                .values()
+                .find(|p| secret.value_from.ends_with(&p.name))
+            {
+                match &param.value {
+                    ParamValue::Text(text) => hasher.update(text.as_bytes()),
+                    ParamValue::Secret(value) => {
+                        hasher.update(Sha256::digest(value.expose().as_bytes()))
+                    }
+                    ParamValue::Generated => hasher.update(b"generated"),
+                }
+            }
+        }
+        hex16(&hasher.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn local() -> LakeConfig {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+        LakeConfig::load(&path).expect("examples/local.toml is valid")
+    }
+
+    pub(crate) fn inputs() -> DeployInputs {
+        DeployInputs {
+            catalog_files: BTreeMap::from([
+                (
+                    "sales".into(),
+                    "connector.name=mysql\nconnection-password=${ENV:SALES_PASSWORD}\n".into(),
+                ),
+                ("lake".into(), "connector.name=iceberg\n".into()),
+            ]),
+            catalog_secrets: BTreeMap::from([(
+                "SALES_PASSWORD".into(),
+                "/trino/lake-local/catalogs/sales/secrets/password".into(),
+            )]),
+            env: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn task_definitions_snapshot() {
+        let d = desired(&local(), &inputs()).unwrap();
+        insta::assert_json_snapshot!(
+            "coordinator_task_definition",
+            d.task_defs["lake-local-coordinator"]
+        );
+        insta::assert_json_snapshot!("worker_task_definition", d.task_defs["lake-local-worker"]);
+        insta::assert_json_snapshot!("services", d.services);
+        insta::assert_json_snapshot!("scaling", d.scaling);
+    }
+
+    #[test]
+    fn every_secret_is_an_ssm_arn_and_no_value_is_inline() {
+        let d = desired(&local(), &inputs()).unwrap();
+        for td in d.task_defs.values() {
+            let json = serde_json::to_string(td).unwrap();
+            assert!(
+                !json.contains("connector.name"),
+                "file contents must not be inline"
+            );
+            for s in &td.container.secrets {
+                assert!(
+                    s.value_from
+                        .starts_with("arn:aws:ssm:us-east-1:123456789012:parameter/trino/"),
+                    "{s:?}"
+                );
+            }
+            assert!(
+                td.container
+                    .secrets
+                    .iter()
+                    .any(|s| s.name == "SALES_PASSWORD")
+            );
+            assert!(
+                td.container
+                    .secrets
+                    .iter()
+                    .any(|s| s.name == SHARED_SECRET_ENV)
+            );
+        }
+        assert_eq!(
+            d.parameters["/trino/lake-local/secrets/shared-secret"].value,
+            ParamValue::Generated
+        );
+    }
+
+    #[test]
+    fn env_secret_must_be_provided_and_never_prints() {
+        let mut config = local();
+        config.cluster.shared_secret = Some(SecretRef::Env("LAKE_SECRET".into()));
+        let err = desired(&config, &inputs()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable LAKE_SECRET is not set (named by `cluster.shared_secret`)"
+        );
+        let mut inputs = inputs();
+        inputs
+            .env
+            .insert("LAKE_SECRET".into(), SecretString::new("hunter2"));
+        let d = desired(&config, &inputs).unwrap();
+        assert!(!format!("{d:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_execution_role_is_a_config_error() {
+        let mut config = local();
+        config.cluster.execution_role_arn = None;
+        let err = desired(&config, &inputs()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid config `cluster.execution_role_arn`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn catalog_change_changes_service_hashes_not_task_definitions() {
+        let a = desired(&local(), &inputs()).unwrap();
+        let mut changed = inputs();
+        changed.catalog_files.insert(
+            "lake".into(),
+            "connector.name=iceberg\niceberg.file-format=ORC\n".into(),
+        );
+        let b = desired(&local(), &changed).unwrap();
+        for family in a.task_defs.keys() {
+            assert_eq!(a.task_def_hash(family), b.task_def_hash(family));
+        }
+        for (sa, sb) in a.services.iter().zip(&b.services) {
+            assert_ne!(a.service_hash(sa), b.service_hash(sb));
+        }
+    }
+}
