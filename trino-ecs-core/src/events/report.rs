@@ -192,6 +192,12 @@ struct TableAcc {
     last: Option<NaiveDateTime>,
 }
 
+/// A histogram of milliseconds up to about 35 years, at 3 significant digits (a fixed ~100 KB).
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_max(1 << 40, 3)
+        .expect("1..2^40 at 3 significant digits is a valid histogram range")
+}
+
 /// Accumulates query events into a [`UsageReport`].
 pub struct ReportBuilder {
     window: TimeWindow,
@@ -210,6 +216,8 @@ pub struct ReportBuilder {
     error_codes: HashMap<String, u64>,
     wall: Histogram<u64>,
     queued: Histogram<u64>,
+    max_wall: u64,
+    max_queued: u64,
     bytes: u64,
     rows: u64,
     cpu: u64,
@@ -236,8 +244,10 @@ impl ReportBuilder {
             tables: HashMap::new(),
             error_types: HashMap::new(),
             error_codes: HashMap::new(),
-            wall: Histogram::new(3).expect("3 significant digits is a valid histogram precision"),
-            queued: Histogram::new(3).expect("3 significant digits is a valid histogram precision"),
+            wall: latency_histogram(),
+            queued: latency_histogram(),
+            max_wall: 0,
+            max_queued: 0,
             bytes: 0,
             rows: 0,
             cpu: 0,
@@ -255,6 +265,8 @@ impl ReportBuilder {
         self.cpu += event.cpu_time_millis;
         self.wall.saturating_record(event.wall_time_millis);
         self.queued.saturating_record(event.queued_time_millis);
+        self.max_wall = self.max_wall.max(event.wall_time_millis);
+        self.max_queued = self.max_queued.max(event.queued_time_millis);
 
         let created = event.created_at();
         if let Some(created) = created {
@@ -394,7 +406,7 @@ impl ReportBuilder {
             v.truncate(limit);
             v
         };
-        let percentiles = |h: &Histogram<u64>| {
+        let percentiles = |h: &Histogram<u64>, max: u64| {
             if h.is_empty() {
                 return Percentiles::default();
             }
@@ -402,7 +414,7 @@ impl ReportBuilder {
                 p50: h.value_at_quantile(0.50),
                 p95: h.value_at_quantile(0.95),
                 p99: h.value_at_quantile(0.99),
-                max: h.max(),
+                max,
             }
         };
         let mut catalogs: Vec<CatalogUsage> = self
@@ -459,8 +471,8 @@ impl ReportBuilder {
             top_tables,
             failures_by_type: counted(&self.error_types, usize::MAX),
             top_error_codes: counted(&self.error_codes, self.top),
-            wall_time_millis: percentiles(&self.wall),
-            queued_time_millis: percentiles(&self.queued),
+            wall_time_millis: percentiles(&self.wall, self.max_wall),
+            queued_time_millis: percentiles(&self.queued, self.max_queued),
             bytes_scanned: self.bytes,
             rows_scanned: self.rows,
             cpu_time_millis: self.cpu,
