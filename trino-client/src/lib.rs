@@ -3,11 +3,17 @@
 //! This crate has no AWS dependency: any Rust service can import it to query a Trino coordinator.
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod protocol;
+pub mod session;
+pub mod stream;
 pub mod types;
 pub mod value;
 
+pub use client::{Auth, Client, ClientBuilder, RedirectHandler, RetryPolicy};
 pub use error::{Error, ErrorLocation, Result};
+pub use session::{Secret, Session};
+pub use stream::{QueryResult, QueryStatus, QueryStream};
 pub use types::TrinoType;
 pub use value::{Columns, Decimal, Row, Value};
