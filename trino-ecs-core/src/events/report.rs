@@ -410,10 +410,13 @@ impl ReportBuilder {
             if h.is_empty() {
                 return Percentiles::default();
             }
+            // The histogram answers with its bucket's upper bound; the bucket's middle is closer to the
+            // recorded value, and no percentile can exceed the exact maximum.
+            let at = |q: f64| h.median_equivalent(h.value_at_quantile(q)).min(max);
             Percentiles {
-                p50: h.value_at_quantile(0.50),
-                p95: h.value_at_quantile(0.95),
-                p99: h.value_at_quantile(0.99),
+                p50: at(0.50),
+                p95: at(0.95),
+                p99: at(0.99),
                 max,
             }
         };
