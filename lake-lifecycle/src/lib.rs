@@ -17,3 +17,5 @@ pub mod policy;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub mod cost;
+pub mod trace;

@@ -1,0 +1,335 @@
+//! Access traces: object groups (an Iceberg partition's data files, or a table's metadata files of one month) and
+//! the reads of them per day, plus a generator for a realistic Iceberg lake (hot recent partitions, cold history,
+//! occasional backfills, one table of small files, one table only its ETL ever reads).
+//!
+//! Days are integers relative to the start of the evaluated year (day 0 = 2026-01-01); history before it has
+//! negative days. Pure: no IO; the generator is deterministic for a seed.
+
+use std::collections::HashMap;
+
+use chrono::{Days, NaiveDate};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+/// A set of objects created together and read together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Group {
+    /// Key prefix, e.g. `warehouse/analytics.db/events/data/dt=2026-01-01/`.
+    pub prefix: String,
+    /// Index into [`Trace::tables`].
+    pub table: u16,
+    /// Iceberg metadata (metadata.json, manifest lists, manifests) rather than data files.
+    pub metadata: bool,
+    /// The day the objects were written.
+    pub created_day: i64,
+    /// Number of objects.
+    pub objects: u64,
+    /// Total bytes.
+    pub bytes: u64,
+}
+
+impl Group {
+    /// Average object size in bytes.
+    pub fn avg_object_bytes(&self) -> u64 {
+        self.bytes / self.objects.max(1)
+    }
+}
+
+/// The reads of one group on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Read {
+    /// The day.
+    pub day: i64,
+    /// Index into [`Trace::groups`].
+    pub group: u32,
+    /// GET requests.
+    pub gets: u32,
+    /// Bytes transferred.
+    pub bytes: u64,
+}
+
+/// Object groups and reads, sorted by day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Trace {
+    /// Table root prefixes, e.g. `warehouse/analytics.db/events/`.
+    pub tables: Vec<String>,
+    /// Every group.
+    pub groups: Vec<Group>,
+    /// Every read, sorted by day.
+    pub reads: Vec<Read>,
+    /// The first day with objects.
+    pub first_day: i64,
+    /// The first evaluated day (0).
+    pub start_day: i64,
+    /// One past the last day.
+    pub end_day: i64,
+}
+
+/// How one table is written and read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableProfile {
+    /// `db.table`.
+    pub name: String,
+    /// GB written per day.
+    pub daily_gb: f64,
+    /// Data files per daily partition.
+    pub files_per_day: u64,
+    /// Queries per day.
+    pub queries_per_day: u32,
+    /// Each query reads the partitions of the last this many days.
+    pub recent_days: u32,
+    /// Probability that a query also reads one random partition from the whole history.
+    pub history_probability: f64,
+    /// Backfills per year: a job reading a contiguous range of old partitions.
+    pub backfills_per_year: f64,
+    /// Partitions one backfill reads.
+    pub backfill_days: u32,
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceConfig {
+    /// RNG seed.
+    pub seed: u64,
+    /// Days of history before day 0 (objects exist from `-history_days`).
+    pub history_days: i64,
+    /// Days evaluated (from day 0).
+    pub days: i64,
+    /// The tables.
+    pub tables: Vec<TableProfile>,
+    /// Fraction of a partition's bytes a query reads (column pruning).
+    pub scan_fraction: f64,
+}
+
+impl TraceConfig {
+    /// A realistic lake: two years of history, one evaluated year, six tables with different access shapes.
+    pub fn iceberg_lake(seed: u64) -> TraceConfig {
+        let t = |name: &str,
+                 daily_gb,
+                 files_per_day,
+                 queries_per_day,
+                 recent_days,
+                 history_probability,
+                 backfills_per_year,
+                 backfill_days| TableProfile {
+            name: name.into(),
+            daily_gb,
+            files_per_day,
+            queries_per_day,
+            recent_days,
+            history_probability,
+            backfills_per_year,
+            backfill_days,
+        };
+        TraceConfig {
+            seed,
+            history_days: 730,
+            days: 365,
+            scan_fraction: 0.3,
+            tables: vec![
+                // The main fact table: dashboards on the last week, a few backfills of two months a year.
+                t("analytics.events", 40.0, 160, 40, 7, 0.0, 3.0, 60),
+                // Raw clickstream: only the ETL reads it, within two days.
+                t("raw.clickstream", 80.0, 320, 4, 2, 0.0, 0.0, 0),
+                // Orders: read across the whole history all the time.
+                t("sales.orders", 4.0, 16, 30, 30, 0.6, 0.0, 0),
+                // Analysts' sandbox: unpredictable.
+                t("sandbox.experiments", 3.0, 12, 2, 60, 0.3, 1.0, 120),
+                // Streaming sessions in ~100 KB files: below every 128 KB threshold.
+                t(
+                    "analytics.sessions_small",
+                    2.0,
+                    20_000,
+                    20,
+                    14,
+                    0.0,
+                    1.0,
+                    30,
+                ),
+                // Finance rollups: last quarter monthly, yearly audit of the whole year.
+                t("finance.ledger", 1.0, 4, 5, 90, 0.02, 1.0, 365),
+            ],
+        }
+    }
+
+    /// The same lake, smaller (for tests in debug builds): fewer history days.
+    pub fn small(seed: u64) -> TraceConfig {
+        let mut config = TraceConfig::iceberg_lake(seed);
+        config.history_days = 400;
+        config.days = 365;
+        config
+    }
+}
+
+/// The calendar date of a trace day (day 0 = 2026-01-01).
+pub fn date_of(day: i64) -> NaiveDate {
+    let epoch = NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid date");
+    if day >= 0 {
+        epoch
+            .checked_add_days(Days::new(day as u64))
+            .expect("in range")
+    } else {
+        epoch
+            .checked_sub_days(Days::new((-day) as u64))
+            .expect("in range")
+    }
+}
+
+/// The prefix of a table's data partition of `day`.
+pub fn partition_prefix(table: &str, day: i64) -> String {
+    format!("{}data/dt={}/", table_root(table), date_of(day))
+}
+
+/// `db.table` -> `warehouse/db.db/table/` (Glue/Iceberg's default layout).
+pub fn table_root(name: &str) -> String {
+    let (db, table) = name.split_once('.').unwrap_or(("default", name));
+    format!("warehouse/{db}.db/{table}/")
+}
+
+/// Generates the trace.
+pub fn generate(config: &TraceConfig) -> Trace {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let first = -config.history_days;
+    let end = config.days;
+    let mut trace = Trace {
+        first_day: first,
+        start_day: 0,
+        end_day: end,
+        ..Default::default()
+    };
+    // partition index: (table, day) -> group; metadata: (table, month index) -> group.
+    let mut data: HashMap<(usize, i64), u32> = HashMap::new();
+    let mut meta: HashMap<(usize, i64), u32> = HashMap::new();
+    for (ti, table) in config.tables.iter().enumerate() {
+        let root = table_root(&table.name);
+        trace.tables.push(root.clone());
+        for day in first..end {
+            let jitter = rng.random_range(0.8..1.2);
+            let bytes = (table.daily_gb * jitter * 1024.0 * 1024.0 * 1024.0) as u64;
+            data.insert((ti, day), trace.groups.len() as u32);
+            trace.groups.push(Group {
+                prefix: partition_prefix(&table.name, day),
+                table: ti as u16,
+                metadata: false,
+                created_day: day,
+                objects: table.files_per_day,
+                bytes,
+            });
+            if (day - first) % 30 == 0 {
+                // A month of commits: hourly commits, each a metadata.json, a manifest list and a manifest (~40 KB each).
+                meta.insert((ti, (day - first) / 30), trace.groups.len() as u32);
+                trace.groups.push(Group {
+                    prefix: format!("{root}metadata/"),
+                    table: ti as u16,
+                    metadata: true,
+                    created_day: day,
+                    objects: 30 * 24 * 3,
+                    bytes: 30 * 24 * 3 * 40 * 1024,
+                });
+            }
+        }
+    }
+    let mut reads: HashMap<(i64, u32), (u32, u64)> = HashMap::new();
+    let mut read = |day: i64, group: u32, gets: u32, bytes: u64| {
+        let entry = reads.entry((day, group)).or_default();
+        entry.0 += gets;
+        entry.1 += bytes;
+    };
+    for (ti, table) in config.tables.iter().enumerate() {
+        let partition_read = |day: i64| {
+            let group = data[&(ti, day)];
+            (group, table.files_per_day as u32 * 2)
+        };
+        for day in first..end {
+            let month = (day - first) / 30;
+            let meta_group = meta[&(ti, month)];
+            for _ in 0..table.queries_per_day {
+                read(day, meta_group, 3, 3 * 40 * 1024);
+                for back in 0..i64::from(table.recent_days) {
+                    let p = day - back;
+                    if p < first {
+                        break;
+                    }
+                    let (g, gets) = partition_read(p);
+                    let bytes = (trace.groups[g as usize].bytes as f64 * config.scan_fraction
+                        / f64::from(table.recent_days.max(1)).sqrt())
+                        as u64;
+                    read(day, g, gets, bytes);
+                }
+                if table.history_probability > 0.0 && rng.random_bool(table.history_probability) {
+                    let p = rng.random_range(first..=day);
+                    let (g, gets) = partition_read(p);
+                    let bytes =
+                        (trace.groups[g as usize].bytes as f64 * config.scan_fraction) as u64;
+                    read(day, g, gets, bytes);
+                }
+            }
+            if table.backfills_per_year > 0.0
+                && rng.random_bool((table.backfills_per_year / 365.0).min(1.0))
+            {
+                let span = i64::from(table.backfill_days);
+                let oldest = (first + span).min(day);
+                let stop = rng.random_range(oldest..=day);
+                for p in (stop - span).max(first)..stop {
+                    let (g, gets) = partition_read(p);
+                    let bytes =
+                        (trace.groups[g as usize].bytes as f64 * config.scan_fraction) as u64;
+                    read(day, g, gets, bytes);
+                }
+            }
+        }
+    }
+    trace.reads = reads
+        .into_iter()
+        .map(|((day, group), (gets, bytes))| Read {
+            day,
+            group,
+            gets,
+            bytes,
+        })
+        .collect();
+    trace.reads.sort_unstable_by_key(|r| (r.day, r.group));
+    trace
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_and_shaped_like_a_lake() {
+        let a = generate(&TraceConfig::small(7));
+        let b = generate(&TraceConfig::small(7));
+        assert_eq!(a, b);
+        assert!(a.reads.windows(2).all(|w| w[0].day <= w[1].day));
+        // Most reads of the events table are of partitions less than a week old.
+        let events = 0u16;
+        let (mut recent, mut old) = (0u64, 0u64);
+        for r in &a.reads {
+            let g = &a.groups[r.group as usize];
+            if g.table == events && !g.metadata {
+                if r.day - g.created_day < 7 {
+                    recent += 1
+                } else {
+                    old += 1
+                }
+            }
+        }
+        assert!(recent > 10 * old && old > 0, "recent {recent}, old {old}");
+        // Clickstream partitions are never read after two days.
+        assert!(a.reads.iter().all(|r| {
+            let g = &a.groups[r.group as usize];
+            g.table != 1 || g.metadata || r.day - g.created_day < 2
+        }));
+        assert!(
+            a.groups
+                .iter()
+                .any(|g| g.avg_object_bytes() < 128 * 1024 && !g.metadata)
+        );
+        assert_eq!(
+            a.groups[0].prefix,
+            "warehouse/analytics.db/events/data/dt=2024-11-27/"
+        );
+    }
+}
