@@ -751,6 +751,9 @@ impl<'a> Locator<'a> {
             }
         }
         let key = offset.map(|o| self.key_at(o)).unwrap_or_default();
+        if let Some(suggestion) = suggest(&message) {
+            message.push_str(&format!(" (did you mean `{suggestion}`?)"));
+        }
         if message.is_empty() {
             message = "invalid TOML".to_owned();
         }
@@ -785,6 +788,28 @@ impl<'a> Locator<'a> {
         }
         best.join(".")
     }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), the closest expected name.
+fn suggest(message: &str) -> Option<String> {
+    if !message.starts_with("unknown field") && !message.starts_with("unknown variant") {
+        return None;
+    }
+    let given = quoted_field(message)?;
+    let expected = message.split_once("expected")?.1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| {
+            (
+                strsim::jaro_winkler(&given.to_lowercase(), &name.to_lowercase()),
+                name,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name.to_owned())
 }
 
 fn quoted_field(message: &str) -> Option<String> {

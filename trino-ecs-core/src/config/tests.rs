@@ -174,3 +174,14 @@ fn invalid_toml_is_located() {
         found[0]
     );
 }
+
+#[test]
+fn unknown_variant_gets_a_suggestion() {
+    let found = issues(&LOCAL.replace("launch_type = \"FARGATE\"", "launch_type = \"FARGAT\""));
+    assert_eq!(found[0].key, "cluster.launch_type");
+    assert!(
+        found[0].message.contains("did you mean `FARGATE`?"),
+        "{}",
+        found[0].message
+    );
+}
