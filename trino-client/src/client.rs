@@ -592,7 +592,10 @@ impl Inner {
                         }
                         Ok(bytes) => {
                             if status.is_success() {
-                                if bytes.is_empty() && method == Method::GET {
+                                if bytes.is_empty()
+                                    && method == Method::GET
+                                    && !matches!(kind, Kind::Segment(_))
+                                {
                                     failure = Error::Protocol {
                                         context: format!("GET {url}"),
                                         message: "empty response body".into(),

@@ -6,6 +6,8 @@
 pub mod client;
 pub mod error;
 pub mod protocol;
+#[cfg(feature = "replay")]
+pub mod replay;
 pub mod session;
 pub mod stream;
 pub mod types;

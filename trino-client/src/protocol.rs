@@ -358,10 +358,7 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> String {
-        let path = format!(
-            "{}/../../shared/reference/trino-protocol-samples/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
     }
 

@@ -212,10 +212,7 @@ mod tests {
     use super::*;
 
     fn columns(name: &str) -> Vec<Column> {
-        let path = format!(
-            "{}/../../shared/reference/trino-protocol-samples/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         serde_json::from_value(v["columns"].clone()).unwrap()

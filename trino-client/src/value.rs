@@ -1027,10 +1027,7 @@ mod tests {
     use crate::protocol::QueryResults;
 
     fn sample_rows(name: &str) -> Vec<Row> {
-        let path = format!(
-            "{}/../../shared/reference/trino-protocol-samples/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let cols: Vec<Column> = serde_json::from_value(v["columns"].clone()).unwrap();

@@ -1,0 +1,823 @@
+//! The client against the replay coordinator serving real Trino bodies.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use serde_json::json;
+use trino_client::replay::{
+    Fault, ReplayServer, Script, SegmentPlacement, mixed_columns, mixed_rows_json, page_body,
+    sample,
+};
+use trino_client::{Client, Error, RetryPolicy, Secret, Value};
+
+fn client(server: &ReplayServer) -> Client {
+    Client::builder(server.url())
+        .user("alice")
+        .source("lake-tests")
+        .retry(RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(50),
+        })
+        .build()
+        .unwrap()
+}
+
+/// A sample page with a different state and without data.
+fn finished(mut page: serde_json::Value) -> serde_json::Value {
+    page["stats"]["state"] = json!("FINISHED");
+    page.as_object_mut().unwrap().remove("data");
+    page
+}
+
+#[tokio::test]
+async fn follows_queued_planning_running_finished_pages() {
+    let server = ReplayServer::start().await.unwrap();
+    let running = sample("rust-client__models__query_result_running.json");
+    server.add_query(
+        "SELECT * FROM orders",
+        Script::new()
+            .page(sample("rust-client__models__query_result_queued.json"))
+            .page(sample("rust-client__models__query_result_planning.json"))
+            .page(running.clone())
+            .page(running.clone())
+            .page(finished(running.clone())),
+    );
+    let c = client(&server);
+    let result = c.fetch_all("SELECT * FROM orders").await.unwrap();
+    assert_eq!(result.rows.len(), 2);
+    assert_eq!(result.columns().len(), 20);
+    assert_eq!(result.columns()[4].type_name, "decimal(15,5)");
+    assert_eq!(result.status.stats.state, "FINISHED");
+    assert_eq!(result.status.id, "20200602_030730_01456_2587f");
+    assert_eq!(
+        result.rows[0].get_by_name("fee").unwrap().to_string(),
+        "1000.00000"
+    );
+    assert!(matches!(
+        result.rows[1].get_by_name("pay_time"),
+        Some(Value::Timestamp(_))
+    ));
+    let reqs = server.requests();
+    let methods: Vec<_> = reqs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.method,
+                r.path.split('/').take(3).collect::<Vec<_>>().join("/")
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "POST /v1/statement",
+            "GET /v1/statement",
+            "GET /v1/statement",
+            "GET /v1/statement",
+            "GET /v1/statement"
+        ]
+    );
+    let post = &reqs[0];
+    assert_eq!(post.body, "SELECT * FROM orders");
+    assert_eq!(post.header("x-trino-user"), Some("alice"));
+    assert_eq!(post.header("x-trino-source"), Some("lake-tests"));
+    assert_eq!(
+        post.header("x-trino-query-data-encoding"),
+        Some("json+zstd,json+lz4,json")
+    );
+    assert_eq!(
+        post.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+}
+
+#[tokio::test]
+async fn python_client_samples_including_null_data_pages() {
+    let server = ReplayServer::start().await.unwrap();
+    let last = finished(sample(
+        "python-client__conftest__sample_get_response_data.json",
+    ));
+    server.add_query(
+        "SELECT * FROM system.runtime.nodes",
+        Script::new()
+            .page(sample(
+                "python-client__conftest__sample_post_response_data.json",
+            ))
+            .page(sample(
+                "python-client__conftest__sample_get_response_data_none.json",
+            ))
+            .page(sample(
+                "python-client__conftest__sample_get_response_data.json",
+            ))
+            .page(sample(
+                "python-client__conftest__sample_get_response_data_none.json",
+            ))
+            .page(last),
+    );
+    let rows = client(&server)
+        .fetch_all("SELECT * FROM system.runtime.nodes")
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2].get(0), Some(&Value::Varchar("UUID-2".into())));
+    assert_eq!(rows[0].get(3), Some(&Value::Boolean(false)));
+}
+
+#[tokio::test]
+async fn failures_carry_trino_name_type_and_location() {
+    let server = ReplayServer::start().await.unwrap();
+    server.add_query(
+        "SELECT * FROM nation",
+        Script::new()
+            .page(sample(
+                "python-client__conftest__sample_post_response_data.json",
+            ))
+            .page(sample(
+                "python-client__conftest__sample_get_error_response_data.json",
+            )),
+    );
+    server.add_query(
+        "SELECT bad",
+        Script::new().page(sample(
+            "python-client__conftest__sample_get_error_response_data.json",
+        )),
+    );
+    for sql in ["SELECT * FROM nation", "SELECT bad"] {
+        let err = client(&server).fetch_all(sql).await.unwrap_err();
+        match &err {
+            Error::QueryFailed {
+                error_name,
+                error_type,
+                location,
+                message,
+                query_id,
+                ..
+            } => {
+                assert_eq!(error_name, "SYNTAX_ERROR");
+                assert_eq!(error_type, "USER_ERROR");
+                assert_eq!(
+                    location.map(|l| (l.line_number, l.column_number)),
+                    Some((1, 15))
+                );
+                assert!(message.contains("Schema must be specified"));
+                assert_eq!(query_id, "20210817_140827_00000_arvdv");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("at line 1, column 15"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn retries_transient_failures_on_pages() {
+    let server = ReplayServer::start().await.unwrap();
+    let running = sample("rust-client__models__query_result_running.json");
+    server.add_query(
+        "SELECT 1",
+        Script::new()
+            .page(sample("rust-client__models__query_result_queued.json"))
+            .faults(vec![Fault::Status(503)])
+            .page(running.clone())
+            .faults(vec![
+                Fault::Status(502),
+                Fault::Status(503),
+                Fault::Status(504),
+                Fault::EmptyBody,
+                Fault::Reset,
+            ])
+            .page(finished(running))
+            .faults(vec![Fault::TooManyRequests {
+                retry_after_secs: 0.2,
+            }]),
+    );
+    let started = std::time::Instant::now();
+    let result = client(&server).fetch_all("SELECT 1").await.unwrap();
+    assert_eq!(result.rows.len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "Retry-After was not honoured"
+    );
+    let reqs = server.requests();
+    assert_eq!(
+        reqs.iter().filter(|r| r.method == "POST").count(),
+        2,
+        "503 on POST is safe to retry"
+    );
+    assert_eq!(reqs.iter().filter(|r| r.path.ends_with("/1")).count(), 6);
+    assert_eq!(reqs.iter().filter(|r| r.path.ends_with("/2")).count(), 2);
+}
+
+#[tokio::test]
+async fn never_resends_a_post_that_may_have_been_accepted() {
+    for fault in [Fault::Status(502), Fault::Status(504), Fault::Reset] {
+        let server = ReplayServer::start().await.unwrap();
+        server.add_query(
+            "INSERT INTO t VALUES 1",
+            Script::new()
+                .page(sample(
+                    "rust-client__models__query_result_finished_prepare.json",
+                ))
+                .faults(vec![fault.clone()]),
+        );
+        let err = client(&server)
+            .fetch_all("INSERT INTO t VALUES 1")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Http { .. } | Error::Transport { .. }),
+            "{fault:?}: {err:?}"
+        );
+        assert_eq!(
+            server
+                .requests()
+                .iter()
+                .filter(|r| r.method == "POST")
+                .count(),
+            1,
+            "{fault:?}"
+        );
+    }
+    // A server that stays unavailable exhausts the retries with a clear HTTP error.
+    let server = ReplayServer::start().await.unwrap();
+    server.add_query(
+        "SELECT 2",
+        Script::new()
+            .page(sample("TestQueryResults__GOLDEN_VALUE.json"))
+            .faults(vec![Fault::Status(503); 10]),
+    );
+    let err = client(&server).fetch_all("SELECT 2").await.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
+    assert_eq!(server.requests().len(), 6);
+}
+
+#[tokio::test]
+async fn malformed_or_truncated_pages_are_protocol_errors() {
+    let server = ReplayServer::start().await.unwrap();
+    let running = sample("rust-client__models__query_result_running.json").to_string();
+    let truncated = Bytes::from(running[..running.len() / 2].to_string());
+    server.add_query(
+        "SELECT trunc",
+        Script::new()
+            .page(sample("rust-client__models__query_result_queued.json"))
+            .raw_page(truncated),
+    );
+    server.add_query(
+        "SELECT garbage",
+        Script::new().raw_page(Bytes::from_static(b"<html>proxy error</html>")),
+    );
+    let mut wrong_type = sample("rust-client__types__integer.json");
+    wrong_type["id"] = json!("q1");
+    wrong_type["data"] = json!([[1, 2, 3, "x", 5, 6, 7, 8]]);
+    server.add_query("SELECT wrong", Script::new().page(wrong_type));
+    let c = client(&server);
+    for sql in ["SELECT trunc", "SELECT garbage", "SELECT wrong"] {
+        let err = c.fetch_all(sql).await.unwrap_err();
+        match &err {
+            Error::Protocol { position, .. } => assert!(position.is_some(), "{sql}: {err}"),
+            other => panic!("{sql}: unexpected {other:?}"),
+        }
+    }
+    let err = c.fetch_all("SELECT wrong").await.unwrap_err().to_string();
+    assert!(err.contains("\"x\"") && err.contains("bigint"), "{err}");
+}
+
+#[tokio::test]
+async fn response_headers_update_the_session() {
+    let server = ReplayServer::start().await.unwrap();
+    let done = sample("rust-client__models__query_result_finished_prepare.json");
+    server.add_query(
+        "USE hive.web",
+        Script::new().page(done.clone()).headers(&[
+            ("X-Trino-Set-Catalog", "hive"),
+            ("X-Trino-Set-Schema", "web"),
+        ]),
+    );
+    server.add_query(
+        "SET SESSION query_max_run_time = '2h'",
+        Script::new()
+            .page(sample("rust-client__models__query_result_queued.json"))
+            .page(done.clone())
+            .headers(&[
+                ("X-Trino-Set-Session", "query_max_run_time=2h"),
+                ("X-Trino-Set-Session", "x=a+b%2Cc"),
+            ]),
+    );
+    server.add_query(
+        "PREPARE q FROM SELECT 1",
+        Script::new()
+            .page(done.clone())
+            .headers(&[("X-Trino-Added-Prepare", "q=SELECT+1")]),
+    );
+    server.add_query(
+        "START TRANSACTION",
+        Script::new()
+            .page(done.clone())
+            .headers(&[("X-Trino-Started-Transaction-Id", "tx9")]),
+    );
+    server.add_query(
+        "SET ROLE admin IN hive",
+        Script::new()
+            .page(done.clone())
+            .headers(&[("X-Trino-Set-Role", "hive=ROLE%7Badmin%7D")]),
+    );
+    server.add_query(
+        "SET SESSION AUTHORIZATION bob",
+        Script::new()
+            .page(done.clone())
+            .headers(&[("X-Trino-Set-Authorization-User", "bob")]),
+    );
+    server.add_query(
+        "SELECT 1",
+        Script::new().page(sample("TestQueryResults__GOLDEN_VALUE.json")),
+    );
+    server.add_query(
+        "COMMIT",
+        Script::new().page(done.clone()).headers(&[
+            ("X-Trino-Clear-Transaction-Id", "true"),
+            ("X-Trino-Deallocated-Prepare", "q"),
+            ("X-Trino-Clear-Session", "x"),
+            ("X-Trino-Reset-Authorization-User", "true"),
+        ]),
+    );
+    let c = client(&server);
+    for sql in [
+        "USE hive.web",
+        "SET SESSION query_max_run_time = '2h'",
+        "PREPARE q FROM SELECT 1",
+        "START TRANSACTION",
+        "SET ROLE admin IN hive",
+        "SET SESSION AUTHORIZATION bob",
+        "SELECT 1",
+        "COMMIT",
+        "SELECT 1",
+    ] {
+        let r = c.fetch_all(sql).await.unwrap();
+        if sql.starts_with("PREPARE") {
+            assert_eq!(r.status.update_type.as_deref(), Some("PREPARE"));
+        }
+    }
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    let during = &posts[6];
+    assert_eq!(during.header("x-trino-catalog"), Some("hive"));
+    assert_eq!(during.header("x-trino-schema"), Some("web"));
+    assert_eq!(
+        during.header("x-trino-session"),
+        Some("query_max_run_time=2h,x=a+b%2Cc")
+    );
+    assert_eq!(
+        during.header("x-trino-prepared-statement"),
+        Some("q=SELECT+1")
+    );
+    assert_eq!(during.header("x-trino-transaction-id"), Some("tx9"));
+    assert_eq!(during.header("x-trino-role"), Some("hive=ROLE%7Badmin%7D"));
+    assert_eq!(during.header("x-trino-user"), Some("bob"));
+    assert_eq!(during.header("x-trino-original-user"), Some("alice"));
+    let after = &posts[8];
+    assert_eq!(
+        after.header("x-trino-session"),
+        Some("query_max_run_time=2h")
+    );
+    assert_eq!(after.header("x-trino-prepared-statement"), None);
+    assert_eq!(after.header("x-trino-transaction-id"), Some("NONE"));
+    assert_eq!(after.header("x-trino-user"), Some("alice"));
+    assert_eq!(c.session().catalog.as_deref(), Some("hive"));
+}
+
+#[tokio::test]
+async fn every_type_sample_decodes() {
+    let server = ReplayServer::start().await.unwrap();
+    let names = [
+        "boolean",
+        "char",
+        "decimal",
+        "float",
+        "integer",
+        "ip_address",
+        "json",
+        "option",
+        "row",
+        "seq",
+        "uuid",
+    ];
+    for name in names {
+        let mut body = sample(&format!("rust-client__types__{name}.json"));
+        body["id"] = json!(format!("types_{name}"));
+        server.add_query(&format!("SELECT {name}"), Script::new().page(body));
+    }
+    let c = client(&server);
+    for name in names {
+        let r = c.fetch_all(&format!("SELECT {name}")).await.unwrap();
+        assert!(!r.rows.is_empty(), "{name}");
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct P {
+        x: i32,
+        y: i32,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct R {
+        a: P,
+        b: i32,
+    }
+    let rows: Vec<R> = c.query_as("SELECT row").await.unwrap();
+    assert_eq!(
+        rows,
+        vec![R {
+            a: P { x: 1, y: 1 },
+            b: 5
+        }]
+    );
+    let ips: Vec<(std::net::IpAddr, std::net::IpAddr)> =
+        c.query_as("SELECT ip_address").await.unwrap();
+    assert_eq!(ips[0].1, "2001:db8::1".parse::<std::net::IpAddr>().unwrap());
+    let opts: Vec<(String, Option<String>)> = c.query_as("SELECT option").await.unwrap();
+    assert_eq!(opts[2], ("c".to_string(), None));
+}
+
+fn spooled_script(
+    server: &ReplayServer,
+    encoding: &str,
+    segments: u64,
+    rows_per: u64,
+    inline_first: bool,
+) -> Script {
+    let chunks: Vec<Bytes> = (0..segments)
+        .map(|s| Bytes::from(mixed_rows_json(s * rows_per, rows_per)))
+        .collect();
+    let counts = vec![rows_per; segments as usize];
+    let half = segments as usize / 2;
+    let columns = mixed_columns();
+    let place = |i: usize| {
+        if inline_first && i == 0 {
+            SegmentPlacement::Inline
+        } else {
+            SegmentPlacement::Spooled
+        }
+    };
+    let first = server.spooled_data(encoding, &chunks[..half], &counts[..half], place);
+    let second = server.spooled_data(encoding, &chunks[half..], &counts[half..], |_| {
+        SegmentPlacement::Spooled
+    });
+    // Offsets of the second page continue after the first.
+    Script::new()
+        .raw_page(page_body("spool", &columns, None, "QUEUED", 0))
+        .raw_page(page_body(
+            "spool",
+            &columns,
+            Some(first.to_string().as_bytes()),
+            "RUNNING",
+            0,
+        ))
+        .raw_page(page_body(
+            "spool",
+            &columns,
+            Some(second.to_string().as_bytes()),
+            "FINISHED",
+            segments * rows_per,
+        ))
+}
+
+#[tokio::test]
+async fn spooled_segments_in_every_encoding_arrive_in_order_and_are_acked() {
+    for encoding in ["json", "json+zstd", "json+lz4"] {
+        let server = ReplayServer::start().await.unwrap();
+        server.add_query(
+            "SELECT spooled",
+            spooled_script(&server, encoding, 8, 500, true),
+        );
+        let c = Client::builder(server.url())
+            .user("alice")
+            .basic_auth("alice", Secret::new("pw"))
+            .allow_insecure_auth(true)
+            .spool_concurrency(3)
+            .build()
+            .unwrap();
+        let mut stream = c.execute("SELECT spooled").await.unwrap();
+        let mut n = 0u64;
+        while let Some(row) = stream.next().await {
+            let row = row.unwrap();
+            assert_eq!(
+                row.get(0),
+                Some(&Value::BigInt(n as i64)),
+                "{encoding}: rows out of order"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 4000, "{encoding}");
+        assert_eq!(stream.status().spooling_encoding.as_deref(), Some(encoding));
+        let mut acked = server.acked_segments();
+        acked.sort();
+        assert_eq!(
+            acked,
+            (0..7).collect::<Vec<_>>(),
+            "{encoding}: every spooled segment acked once"
+        );
+        for r in server
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/spooled/"))
+        {
+            let idx = r
+                .path
+                .trim_start_matches("/v1/spooled/")
+                .split('/')
+                .next()
+                .unwrap();
+            assert_eq!(
+                r.header("x-replay-segment"),
+                Some(idx),
+                "segment's own header"
+            );
+            assert_eq!(
+                r.header("authorization"),
+                None,
+                "no Trino credentials on segment fetches"
+            );
+            assert_eq!(r.header("x-trino-user"), None);
+        }
+        let statement = server
+            .requests()
+            .into_iter()
+            .find(|r| r.path.starts_with("/v1/statement/"))
+            .unwrap();
+        assert!(
+            statement
+                .header("authorization")
+                .unwrap()
+                .starts_with("Basic ")
+        );
+    }
+}
+
+#[tokio::test]
+async fn spooled_segment_size_mismatch_and_retry() {
+    let server = ReplayServer::start().await.unwrap();
+    let json = Bytes::from(mixed_rows_json(0, 10));
+    let (_, uri, ack) = server.add_segment(json.clone(), vec![Fault::Status(503), Fault::Reset]);
+    let data = json!({"encoding": "json", "segments": [
+        {"type": "spooled", "uri": uri, "ackUri": ack, "metadata": {"rowOffset": 0, "rowsCount": 10, "segmentSize": json.len()}}]});
+    server.add_query(
+        "SELECT ok",
+        Script::new().raw_page(page_body(
+            "s1",
+            &mixed_columns(),
+            Some(data.to_string().as_bytes()),
+            "FINISHED",
+            10,
+        )),
+    );
+    let (_, uri, ack) = server.add_segment(json.clone(), vec![]);
+    let data = json!({"encoding": "json", "segments": [
+        {"type": "spooled", "uri": uri, "ackUri": ack, "metadata": {"rowOffset": "0", "rowsCount": "10", "segmentSize": (json.len() + 1).to_string()}}]});
+    server.add_query(
+        "SELECT bad",
+        Script::new().raw_page(page_body(
+            "s2",
+            &mixed_columns(),
+            Some(data.to_string().as_bytes()),
+            "FINISHED",
+            10,
+        )),
+    );
+    let c = client(&server);
+    assert_eq!(c.fetch_all("SELECT ok").await.unwrap().rows.len(), 10);
+    let err = c.fetch_all("SELECT bad").await.unwrap_err();
+    assert!(err.to_string().contains("metadata says"), "{err}");
+}
+
+#[tokio::test]
+async fn direct_protocol_when_spooling_is_off() {
+    let server = ReplayServer::start().await.unwrap();
+    server.add_query(
+        "SELECT 1",
+        Script::new().page(sample("TestQueryResults__GOLDEN_VALUE.json")),
+    );
+    let c = Client::builder(server.url())
+        .user("u")
+        .spooling_encodings(None)
+        .build()
+        .unwrap();
+    let r = c.fetch_all("SELECT 1").await.unwrap();
+    // The golden value declares bigint with a varchar signature; the signature wins and the string stays.
+    assert_eq!(r.rows[0].get(0), Some(&Value::Varchar("123".into())));
+    assert_eq!(
+        server.requests()[0].header("x-trino-query-data-encoding"),
+        None
+    );
+}
+
+fn long_query(server: &ReplayServer, sql: &str, pages: usize) {
+    let running = sample("rust-client__models__query_result_running.json");
+    let mut script = Script::new().page(sample("rust-client__models__query_result_queued.json"));
+    for _ in 0..pages {
+        script = script.page(running.clone());
+    }
+    server.add_query(sql, script.page(finished(running)));
+}
+
+async fn wait_for(
+    server: &ReplayServer,
+    what: &str,
+    f: impl Fn(&trino_client::replay::RecordedRequest) -> bool,
+) {
+    for _ in 0..200 {
+        if server.requests().iter().any(&f) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the server never saw {what}: {:#?}",
+        server
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_cancels_the_query() {
+    let server = ReplayServer::start().await.unwrap();
+    long_query(&server, "SELECT big", 50);
+    let c = Client::builder(server.url())
+        .user("u")
+        .buffered_pages(1)
+        .build()
+        .unwrap();
+    let mut stream = c.execute("SELECT big").await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    wait_for(&server, "DELETE nextUri", |r| {
+        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
+    })
+    .await;
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert!(
+        gets < 10,
+        "the client kept polling after the drop: {gets} GETs"
+    );
+}
+
+#[tokio::test]
+async fn explicit_cancel_and_query_timeout() {
+    let server = ReplayServer::start().await.unwrap();
+    long_query(&server, "SELECT big", 50);
+    let c = client(&server);
+    let mut stream = c.execute("SELECT big").await.unwrap();
+    stream.cancel();
+    let mut last = None;
+    while let Some(r) = stream.next().await {
+        if let Err(e) = r {
+            last = Some(e);
+        }
+    }
+    assert!(matches!(last, Some(Error::Cancelled)), "{last:?}");
+    wait_for(&server, "DELETE", |r| r.method == "DELETE").await;
+
+    let server = ReplayServer::start().await.unwrap();
+    let running = sample("rust-client__models__query_result_running.json");
+    server.add_query(
+        "SELECT slow",
+        Script::new()
+            .page(sample("rust-client__models__query_result_queued.json"))
+            .page(running)
+            .faults(vec![Fault::TooManyRequests {
+                retry_after_secs: 5.0,
+            }]),
+    );
+    let c = Client::builder(server.url())
+        .user("u")
+        .query_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = c.fetch_all("SELECT slow").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    wait_for(&server, "DELETE after timeout", |r| r.method == "DELETE").await;
+}
+
+#[tokio::test]
+async fn slow_consumers_get_heartbeats_and_bounded_buffering() {
+    let server = ReplayServer::start().await.unwrap();
+    long_query(&server, "SELECT big", 20);
+    let c = Client::builder(server.url())
+        .user("u")
+        .buffered_pages(1)
+        .heartbeat_interval(Duration::from_millis(40))
+        .build()
+        .unwrap();
+    let mut stream = c.execute("SELECT big").await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reqs = server.requests();
+    let gets = reqs.iter().filter(|r| r.method == "GET").count();
+    assert!(
+        gets <= 4,
+        "the client read ahead without bound: {gets} pages fetched"
+    );
+    assert!(
+        reqs.iter().any(|r| r.method == "HEAD"),
+        "no heartbeat while the consumer was slow"
+    );
+    let mut n = 1;
+    while let Some(r) = stream.next().await {
+        r.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 20);
+}
+
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl trino_client::RedirectHandler for Recorder {
+    fn redirect(&self, url: &str) {
+        self.0.lock().unwrap().push(url.to_string());
+    }
+}
+
+#[tokio::test]
+async fn oauth2_external_authentication() {
+    let server = ReplayServer::start().await.unwrap();
+    server.require_oauth2("tok-123");
+    server.add_query(
+        "SELECT 1",
+        Script::new().page(sample("TestQueryResults__GOLDEN_VALUE.json")),
+    );
+    let handler = Arc::new(Recorder::default());
+    let c = Client::builder(server.url())
+        .user("u")
+        .oauth2(handler.clone())
+        .allow_insecure_auth(true)
+        .build()
+        .unwrap();
+    assert_eq!(c.fetch_all("SELECT 1").await.unwrap().rows.len(), 1);
+    let redirects = handler.0.lock().unwrap().clone();
+    assert_eq!(redirects.len(), 1);
+    assert!(redirects[0].contains("/oauth2/initiate/"), "{redirects:?}");
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].header("authorization"), Some("Bearer tok-123"));
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/oauth2/token/"))
+            .count(),
+        2
+    );
+    // Without a handler the challenge is a clear authentication error.
+    let plain = client(&server);
+    assert!(matches!(
+        plain.fetch_all("SELECT 1").await.unwrap_err(),
+        Error::Unauthorized { status: 401, .. }
+    ));
+}
+
+#[tokio::test]
+async fn info_and_node_state() {
+    let server = ReplayServer::start().await.unwrap();
+    let c = client(&server);
+    let info = c.info().await.unwrap();
+    assert_eq!(info.node_version.version, "480");
+    assert!(!info.starting);
+    assert_eq!(
+        c.state().await.unwrap(),
+        trino_client::protocol::NodeState::Active
+    );
+    c.set_state(trino_client::protocol::NodeState::ShuttingDown)
+        .await
+        .unwrap();
+    assert_eq!(server.node_state(), "SHUTTING_DOWN");
+    assert_eq!(
+        c.state().await.unwrap(),
+        trino_client::protocol::NodeState::ShuttingDown
+    );
+    let put = server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    assert_eq!(put.body, "\"SHUTTING_DOWN\"");
+    assert_eq!(put.header("x-trino-user"), Some("alice"));
+    c.cancel_query("20200602_030730_01456_2587f").await.unwrap();
+}
