@@ -2,7 +2,10 @@
 //! that runs a Trino coordinator and autoscaled workers.
 #![deny(missing_docs)]
 
+pub mod aws;
+pub mod calls;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod model;
 pub mod plan;

@@ -314,6 +314,8 @@ pub struct Desired {
     pub managed_paths: Vec<String>,
     /// Parameters by name.
     pub parameters: BTreeMap<String, ParamSpec>,
+    /// The deploy lock parameter, `<prefix>/<cluster>/deploy-lock`.
+    pub lock_parameter: String,
     /// The Cloud Map HTTP namespace.
     pub namespace: String,
     /// Task definitions by family.
@@ -585,6 +587,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
         region,
         managed_paths: vec![rendered, secrets],
         parameters,
+        lock_parameter: format!("{base}/deploy-lock"),
         namespace: c.name.clone(),
         task_defs,
         services,

@@ -72,6 +72,8 @@ pub struct Observed {
     pub policies: BTreeMap<String, PolicySpec>,
     /// Alarms by name, with whether they trigger a scaling policy.
     pub alarms: BTreeMap<String, (AlarmSpec, bool)>,
+    /// Operations the endpoint does not implement (an emulator); the resources behind them are skipped.
+    pub unsupported: Vec<String>,
 }
 
 /// Why a task definition gets a new revision or a service a new deployment.
@@ -179,6 +181,8 @@ impl Action {
 pub struct Plan {
     /// The actions, in dependency order.
     pub actions: Vec<Action>,
+    /// Resources left out because the endpoint cannot manage them (printed with the plan).
+    pub skipped: Vec<String>,
 }
 
 impl Plan {
@@ -288,9 +292,19 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             });
         }
     }
+    let mut skipped = Vec::new();
     let alarm = observed.alarms.get(&s.queue_alarm.name);
     let alarm_ok = matches!(alarm, Some((spec, true)) if spec == &s.queue_alarm);
-    if !alarm_ok || queue_policy_changed {
+    if observed
+        .unsupported
+        .iter()
+        .any(|op| op.starts_with("cloudwatch:"))
+    {
+        skipped.push(format!(
+            "alarm {} (the endpoint does not implement CloudWatch)",
+            s.queue_alarm.name
+        ));
+    } else if !alarm_ok || queue_policy_changed {
         actions.push(Action::PutAlarm {
             spec: s.queue_alarm.clone(),
             exists: alarm.is_some(),
@@ -311,7 +325,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             });
         }
     }
-    Plan { actions }
+    Plan { actions, skipped }
 }
 
 fn show_value(value: &ParamValue) -> String {
@@ -340,6 +354,9 @@ fn line_diff(f: &mut fmt::Formatter<'_>, old: &str, new: &str) -> fmt::Result {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for skipped in &self.skipped {
+            writeln!(f, "! skipped: {skipped}")?;
+        }
         if self.actions.is_empty() {
             return writeln!(f, "no changes: the cluster matches the config");
         }

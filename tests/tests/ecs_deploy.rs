@@ -1,0 +1,548 @@
+//! trino-ecs-core against the AWS emulator (moto server): first deploy creates everything (checked against
+//! the emulator's own state), a redeploy sends zero mutating calls, a changed catalog plans exactly one
+//! parameter update plus two rolling deployments, a deploy killed mid-way converges on re-run, and a held
+//! lock stops a second deploy.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use trino_ecs_core::aws::AwsCluster;
+use trino_ecs_core::calls::CallCounter;
+use trino_ecs_core::config::LakeConfig;
+use trino_ecs_core::deploy::{self, DeployOptions};
+use trino_ecs_core::model::{self, DeployInputs};
+use trino_ecs_core::plan::Action;
+
+/// The emulator's default VPC subnets and default security group (moto validates awsvpc networks).
+fn emulator_network() -> (Vec<String>, Vec<String>) {
+    let script = r#"
+import boto3, json, os
+ec2 = boto3.client("ec2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ.get("AWS_REGION", "us-east-1"),
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]]
+print(json.dumps([sorted(subnets)[:2], groups[:1]]))
+"#;
+    let out = std::process::Command::new(lake_tests::python())
+        .args(["-c", script])
+        .env("AWS_ENDPOINT_URL", lake_tests::endpoint_url())
+        .output()
+        .expect("run the harness python");
+    assert!(
+        out.status.success(),
+        "looking up the emulator's default VPC failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (subnets, groups): (Vec<String>, Vec<String>) =
+        serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        !subnets.is_empty() && !groups.is_empty(),
+        "the emulator has no default VPC"
+    );
+    (subnets, groups)
+}
+
+fn config() -> LakeConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+    let mut config = LakeConfig::load(&path).expect("examples/local.toml");
+    config.cluster.name = lake_tests::unique_name("ecs");
+    let (subnets, groups) = emulator_network();
+    config.cluster.subnets = subnets;
+    config.cluster.security_groups = groups;
+    config
+}
+
+fn inputs(config: &LakeConfig) -> DeployInputs {
+    DeployInputs {
+        catalog_files: BTreeMap::from([
+            (
+                "lake".to_owned(),
+                "connector.name=iceberg\niceberg.catalog.type=glue\n".to_owned(),
+            ),
+            (
+                "sales".to_owned(),
+                "connector.name=mysql\nconnection-password=${ENV:SALES_PASSWORD}\n".to_owned(),
+            ),
+        ]),
+        catalog_secrets: BTreeMap::from([(
+            "SALES_PASSWORD".to_owned(),
+            format!("/trino/{}/catalogs/sales/password", config.cluster.name),
+        )]),
+        env: BTreeMap::new(),
+    }
+}
+
+async fn run_deploy(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core::plan::Plan {
+    deploy::deploy(
+        aws,
+        desired,
+        &DeployOptions::default(),
+        &mut |_| true,
+        &mut |_| {},
+    )
+    .await
+    .expect("deploy")
+    .expect("confirmed")
+}
+
+#[tokio::test]
+async fn first_deploy_creates_everything_and_redeploy_makes_no_mutating_call() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let name = config.cluster.name.clone();
+    let inputs = inputs(&config);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    // The catalog store (trino-catalogs) keeps catalog secrets; stand in for it with the real parameter.
+    ssm.put_parameter()
+        .name(&inputs.catalog_secrets["SALES_PASSWORD"])
+        .value("s3cret")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let counter = CallCounter::new();
+    let aws = AwsCluster::with_counter(&sdk, &counter);
+
+    let plan = run_deploy(&aws, &desired).await;
+    // moto 5.2 does not route CloudWatch's CBOR protocol: the alarm is then reported as skipped.
+    let cloudwatch = plan.skipped.is_empty();
+    assert_eq!(
+        plan.actions.len(),
+        desired.parameters.len() + 9 + usize::from(cloudwatch),
+        "{plan}"
+    );
+    let first_calls = counter.calls();
+    println!(
+        "first deploy: {} calls, {} mutating: {:?}",
+        first_calls.len(),
+        counter.mutating().len(),
+        counter.by_operation()
+    );
+
+    // SSM: every rendered file as a String, the generated shared secret as a SecureString; lock released.
+    let mut params = Vec::new();
+    let mut pages = ssm
+        .get_parameters_by_path()
+        .path(format!("/trino/{name}"))
+        .recursive(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        params.extend(page.unwrap().parameters().iter().cloned());
+    }
+    let by_name: BTreeMap<String, aws_sdk_ssm::types::Parameter> = params
+        .into_iter()
+        .map(|p| (p.name().unwrap().to_owned(), p))
+        .collect();
+    for (pname, spec) in &desired.parameters {
+        let p = by_name
+            .get(pname)
+            .unwrap_or_else(|| panic!("parameter {pname} missing"));
+        let secure = p.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString);
+        assert_eq!(
+            secure,
+            !matches!(spec.value, model::ParamValue::Text(_)),
+            "{pname}"
+        );
+    }
+    assert!(
+        !by_name.contains_key(&desired.lock_parameter),
+        "the deploy lock must be released"
+    );
+
+    // ECS task definitions: every secret points at an existing SSM parameter, by ARN.
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for family in [format!("{name}-coordinator"), format!("{name}-worker")] {
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(&family)
+            .send()
+            .await
+            .unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!(td.revision(), 1);
+        let container = &td.container_definitions()[0];
+        assert!(!container.secrets().is_empty());
+        for secret in container.secrets() {
+            let arn = secret.value_from();
+            let pname = format!(
+                "/{}",
+                arn.split(":parameter/")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("{arn} is not a parameter ARN"))
+            );
+            assert!(
+                by_name.contains_key(&pname),
+                "{} -> {arn} does not exist in SSM",
+                secret.name()
+            );
+        }
+        assert!(
+            container.environment().is_empty(),
+            "no value travels inline"
+        );
+        assert_eq!(container.port_mappings()[0].name(), Some("trino"));
+        assert_eq!(container.stop_timeout(), Some(120));
+    }
+
+    // Cloud Map namespace and the cluster's Service Connect default.
+    let sd = aws_sdk_servicediscovery::Client::new(&sdk);
+    let namespaces = sd.list_namespaces().send().await.unwrap();
+    let ns: Vec<_> = namespaces
+        .namespaces()
+        .iter()
+        .filter(|n| n.name() == Some(name.as_str()))
+        .collect();
+    assert_eq!(ns.len(), 1);
+    let clusters = ecs
+        .describe_clusters()
+        .clusters(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        clusters.clusters()[0]
+            .service_connect_defaults()
+            .and_then(|d| d.namespace()),
+        ns[0].arn()
+    );
+
+    // Services exist with their counts; moto does not keep serviceConnectConfiguration, so the Service
+    // Connect settings are checked in the CreateService requests the emulator received.
+    let services = ecs
+        .describe_services()
+        .cluster(&name)
+        .services(format!("{name}-coordinator"))
+        .services(format!("{name}-worker"))
+        .send()
+        .await
+        .unwrap();
+    let counts: BTreeMap<&str, i32> = services
+        .services()
+        .iter()
+        .map(|s| (s.service_name().unwrap(), s.desired_count()))
+        .collect();
+    assert_eq!(counts[format!("{name}-coordinator").as_str()], 1);
+    assert_eq!(counts[format!("{name}-worker").as_str()], 2);
+    let creates: Vec<serde_json::Value> = first_calls
+        .iter()
+        .filter(|c| c.operation == "CreateService")
+        .map(|c| serde_json::from_str(&c.body).unwrap())
+        .collect();
+    assert_eq!(creates.len(), 2);
+    let coordinator = creates
+        .iter()
+        .find(|b| b["serviceName"] == format!("{name}-coordinator"))
+        .unwrap();
+    let sc = &coordinator["serviceConnectConfiguration"];
+    assert_eq!(sc["enabled"], true);
+    assert_eq!(sc["services"][0]["portName"], "trino");
+    assert_eq!(
+        sc["services"][0]["clientAliases"][0]["dnsName"],
+        format!("{name}-coordinator")
+    );
+    assert_eq!(sc["services"][0]["clientAliases"][0]["port"], 8080);
+    assert_eq!(
+        coordinator["deploymentConfiguration"]["minimumHealthyPercent"],
+        0
+    );
+    assert_eq!(
+        coordinator["deploymentConfiguration"]["maximumPercent"],
+        100
+    );
+    assert_eq!(
+        coordinator["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"],
+        true
+    );
+    let worker = creates
+        .iter()
+        .find(|b| b["serviceName"] == format!("{name}-worker"))
+        .unwrap();
+    assert_eq!(worker["serviceConnectConfiguration"]["enabled"], true);
+    assert!(
+        worker["serviceConnectConfiguration"]
+            .get("services")
+            .is_none(),
+        "workers are clients only"
+    );
+
+    // Autoscaling: the target's bounds, both policies, the alarm wired to the step policy.
+    let aas = aws_sdk_applicationautoscaling::Client::new(&sdk);
+    let resource = format!("service/{name}/{name}-worker");
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    let t = &targets.scalable_targets()[0];
+    assert_eq!((t.min_capacity(), t.max_capacity()), (1, 4));
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id(&resource)
+        .send()
+        .await
+        .unwrap();
+    let mut kinds: Vec<String> = policies
+        .scaling_policies()
+        .iter()
+        .map(|p| p.policy_type().as_str().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["StepScaling", "TargetTrackingScaling"]);
+    let step_arn = policies
+        .scaling_policies()
+        .iter()
+        .find(|p| p.policy_type().as_str() == "StepScaling")
+        .map(|p| p.policy_arn().to_owned())
+        .unwrap();
+    if cloudwatch {
+        let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+        let alarms = cw
+            .describe_alarms()
+            .alarm_names(format!("{name}-workers-queued-queries"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(alarms.metric_alarms()[0].alarm_actions(), [step_arn]);
+    } else {
+        assert_eq!(
+            plan.skipped,
+            [format!(
+                "alarm {name}-workers-queued-queries (the endpoint does not implement CloudWatch)"
+            )]
+        );
+        assert!(step_arn.contains("scalingPolicy"), "{step_arn}");
+    }
+
+    // Second deploy: a no-op, zero mutating calls sent to the emulator.
+    counter.reset();
+    let plan = run_deploy(&aws, &desired).await;
+    assert!(plan.is_empty(), "{plan}");
+    assert_eq!(
+        counter.mutating(),
+        vec![],
+        "a no-op redeploy must not change anything"
+    );
+    println!(
+        "no-op redeploy: {} calls, 0 mutating: {:?}",
+        counter.calls().len(),
+        counter.by_operation()
+    );
+}
+
+#[tokio::test]
+async fn changed_catalog_plans_exactly_one_parameter_and_two_rollouts() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let aws = AwsCluster::new(&sdk);
+    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
+
+    inputs.catalog_files.insert(
+        "lake".into(),
+        "connector.name=iceberg\niceberg.catalog.type=glue\niceberg.file-format=ORC\n".into(),
+    );
+    let desired = model::desired(&config, &inputs).unwrap();
+    let plan = deploy::plan(&aws, &desired).await.unwrap();
+    let name = &config.cluster.name;
+    assert_eq!(
+        plan.to_string(),
+        format!(
+            "{}~ parameter /trino/{name}/rendered/catalog/lake.properties\n      + iceberg.file-format=ORC\n\
+             ~ service {name}-coordinator: rolling deployment (content {} -> {})\n\
+             ~ service {name}-worker: rolling deployment (content {} -> {})\n\
+             3 actions: 1 parameter, 2 service\n",
+            plan.skipped
+                .iter()
+                .map(|s| format!("! skipped: {s}\n"))
+                .collect::<String>(),
+            old_hash(&plan, 0),
+            model::Desired::service_hash(&desired, &desired.services[0]),
+            old_hash(&plan, 1),
+            model::Desired::service_hash(&desired, &desired.services[1]),
+        )
+    );
+    let applied = run_deploy(&aws, &desired).await;
+    assert_eq!(applied, plan);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(format!("{name}-worker"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().revision(),
+        1,
+        "a catalog change needs no new task definition revision"
+    );
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+
+    // Removing a catalog deletes its parameter (after the services rolled).
+    inputs.catalog_files.remove("sales");
+    let desired = model::desired(&config, &inputs).unwrap();
+    let plan = run_deploy(&aws, &desired).await;
+    assert!(
+        matches!(plan.actions.last(), Some(Action::DeleteParameter { name: n, .. }) if n.ends_with("/catalog/sales.properties")),
+        "{plan}"
+    );
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+}
+
+fn old_hash(plan: &trino_ecs_core::plan::Plan, service: usize) -> String {
+    let services: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind() == "service")
+        .collect();
+    match services[service] {
+        Action::PutService {
+            change: trino_ecs_core::plan::Change::Update(Some(old)),
+            ..
+        } => old.clone(),
+        other => panic!("not a service update: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn deploy_killed_midway_converges_without_duplicates() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let aws = AwsCluster::new(&sdk);
+
+    // Apply only part of the first plan, stopping right after the first task definition, as a crash would.
+    let observed = aws.observe(&desired).await.unwrap();
+    let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
+    let cut = partial
+        .actions
+        .iter()
+        .position(|a| a.kind() == "task-definition")
+        .unwrap()
+        + 1;
+    partial.actions.truncate(cut);
+    aws.apply(&desired, &partial, &observed, &mut |_| {})
+        .await
+        .unwrap();
+
+    let rest = deploy::plan(&aws, &desired).await.unwrap();
+    assert!(
+        rest.actions.iter().all(|a| !matches!(
+            a,
+            Action::CreateNamespace { .. } | Action::PutCluster { .. }
+        )),
+        "{rest}"
+    );
+    assert_eq!(
+        rest.actions
+            .iter()
+            .filter(|a| a.kind() == "task-definition")
+            .count(),
+        1,
+        "{rest}"
+    );
+    assert_eq!(
+        rest.actions
+            .iter()
+            .filter(|a| a.kind() == "parameter")
+            .count(),
+        0,
+        "{rest}"
+    );
+    run_deploy(&aws, &desired).await;
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+
+    let name = &config.cluster.name;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for family in [format!("{name}-coordinator"), format!("{name}-worker")] {
+        let revisions = ecs
+            .list_task_definitions()
+            .family_prefix(&family)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            revisions.task_definition_arns().len(),
+            1,
+            "{family}: {:?}",
+            revisions.task_definition_arns()
+        );
+    }
+    let services = ecs.list_services().cluster(name).send().await.unwrap();
+    assert_eq!(services.service_arns().len(), 2);
+    let sd = aws_sdk_servicediscovery::Client::new(&sdk);
+    let namespaces = sd.list_namespaces().send().await.unwrap();
+    assert_eq!(
+        namespaces
+            .namespaces()
+            .iter()
+            .filter(|n| n.name() == Some(name.as_str()))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_held_lock_stops_a_second_deploy() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let aws = AwsCluster::new(&sdk);
+    let held = aws
+        .lock(
+            &desired.lock_parameter,
+            &desired.cluster,
+            "the other deploy",
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let options = DeployOptions {
+        lock_wait: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let err = deploy::deploy(&aws, &desired, &options, &mut |_| true, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, trino_ecs_core::Error::Locked { ref owner, .. } if owner == "the other deploy"),
+        "{err}"
+    );
+    assert!(
+        aws.observe(&desired).await.unwrap().services.is_empty(),
+        "nothing was applied"
+    );
+    aws.unlock(held).await.unwrap();
+    run_deploy(&aws, &desired).await;
+
+    // An expired lease (its holder died) is taken over.
+    let _stale = aws
+        .lock(
+            &desired.lock_parameter,
+            &desired.cluster,
+            "dead deploy",
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    let again = aws
+        .lock(
+            &desired.lock_parameter,
+            &desired.cluster,
+            "me",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    aws.unlock(again).await.unwrap();
+}

@@ -1,0 +1,1151 @@
+//! The AWS adapter: observes a cluster's resources (SSM, Cloud Map, ECS, Application Auto Scaling,
+//! CloudWatch) and applies a [`Plan`]. The only module besides [`crate::drain`]'s ECS fleet that names
+//! `aws_sdk_*` types. Clients are built by the caller from one `SdkConfig`; retries are the SDK's standard
+//! mode with the attempts configured there.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_applicationautoscaling as aas;
+use aws_sdk_cloudwatch as cw;
+use aws_sdk_ecs as ecs;
+use aws_sdk_servicediscovery as sd;
+use aws_sdk_ssm as ssm;
+
+use crate::calls::CallCounter;
+use crate::error::{Error, Result, aws};
+use crate::model::{
+    AlarmSpec, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec,
+};
+use crate::plan::{
+    Action, Change, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
+};
+
+/// SSM's size limit of a Standard-tier parameter value; larger rendered files use the Advanced tier.
+const STANDARD_TIER_LIMIT: usize = 4096;
+
+/// The AWS clients of one cluster.
+#[derive(Debug, Clone)]
+pub struct AwsCluster {
+    pub(crate) ecs: ecs::Client,
+    ssm: ssm::Client,
+    aas: aas::Client,
+    sd: sd::Client,
+    cw: cw::Client,
+    kms_key_id: Option<String>,
+}
+
+fn build_err(
+    operation: &'static str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> Error {
+    move |e| Error::InvalidParameter {
+        operation,
+        message: e.to_string(),
+    }
+}
+
+impl AwsCluster {
+    /// Clients built from `sdk`.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self::build(sdk, None)
+    }
+
+    /// Clients built from `sdk` that record every request in `counter`.
+    pub fn with_counter(sdk: &SdkConfig, counter: &CallCounter) -> Self {
+        Self::build(sdk, Some(counter))
+    }
+
+    /// Encrypt SecureString parameters with this KMS key instead of `aws/ssm`.
+    pub fn with_kms_key(mut self, key: Option<String>) -> Self {
+        self.kms_key_id = key;
+        self
+    }
+
+    fn build(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
+        macro_rules! client {
+            ($krate:ident) => {{
+                let mut b = $krate::config::Builder::from(sdk);
+                if let Some(c) = counter {
+                    b = b.interceptor(c.clone());
+                }
+                $krate::Client::from_conf(b.build())
+            }};
+        }
+        Self {
+            ecs: client!(ecs),
+            ssm: client!(ssm),
+            aas: client!(aas),
+            sd: client!(sd),
+            cw: client!(cw),
+            kms_key_id: None,
+        }
+    }
+
+    /// Reads everything `desired` consists of. Missing resources are absent from the result, not errors.
+    pub async fn observe(&self, desired: &Desired) -> Result<Observed> {
+        let mut observed = Observed::default();
+        for path in &desired.managed_paths {
+            let mut pages = self
+                .ssm
+                .get_parameters_by_path()
+                .path(path)
+                .recursive(true)
+                .with_decryption(true)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws("ssm:GetParametersByPath", e))?;
+                for p in page.parameters() {
+                    let (Some(name), Some(value)) = (p.name(), p.value()) else {
+                        continue;
+                    };
+                    let secure = p.r#type() == Some(&ssm::types::ParameterType::SecureString);
+                    observed.parameters.insert(
+                        name.to_owned(),
+                        ObservedParam {
+                            value: value.to_owned(),
+                            secure,
+                        },
+                    );
+                }
+            }
+        }
+        // Parameters the config references but does not own (e.g. `{ parameter = ... }`) are not observed.
+
+        observed.namespace_arn = self.namespace_arn(&desired.namespace).await?;
+
+        match self
+            .ecs
+            .describe_clusters()
+            .clusters(&desired.cluster)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                observed.cluster = out
+                    .clusters()
+                    .iter()
+                    .find(|c| c.status() == Some("ACTIVE"))
+                    .map(|c| {
+                        c.service_connect_defaults()
+                            .and_then(|d| d.namespace())
+                            .map(str::to_owned)
+                    });
+            }
+            Err(e) => return Err(aws("ecs:DescribeClusters", e)),
+        }
+
+        for family in desired.task_defs.keys() {
+            match self
+                .ecs
+                .describe_task_definition()
+                .task_definition(family)
+                .include(ecs::types::TaskDefinitionField::Tags)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let Some(td) = out.task_definition() else {
+                        continue;
+                    };
+                    if td.status() != Some(&ecs::types::TaskDefinitionStatus::Active) {
+                        continue;
+                    }
+                    let hash = out
+                        .tags()
+                        .iter()
+                        .find(|t| t.key() == Some(HASH_TAG))
+                        .and_then(|t| t.value())
+                        .map(str::to_owned);
+                    let arn = td.task_definition_arn().unwrap_or_default().to_owned();
+                    observed
+                        .task_defs
+                        .insert(family.clone(), ObservedTaskDef { arn, hash });
+                }
+                // ECS answers ClientException for a family that was never registered.
+                Err(e) if ecs_code(&e) == Some("ClientException") => {}
+                Err(e) => return Err(aws("ecs:DescribeTaskDefinition", e)),
+            }
+        }
+
+        if observed.cluster.is_some() {
+            let mut req = self
+                .ecs
+                .describe_services()
+                .cluster(&desired.cluster)
+                .include(ecs::types::ServiceField::Tags);
+            for s in &desired.services {
+                req = req.services(&s.name);
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| aws("ecs:DescribeServices", e))?;
+            for s in out.services() {
+                if s.status() != Some("ACTIVE") {
+                    continue;
+                }
+                let hash = s
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(HASH_TAG))
+                    .and_then(|t| t.value())
+                    .map(str::to_owned);
+                observed.services.insert(
+                    s.service_name().unwrap_or_default().to_owned(),
+                    ObservedService {
+                        arn: s.service_arn().unwrap_or_default().to_owned(),
+                        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+                        desired: s.desired_count(),
+                        running: s.running_count(),
+                        hash,
+                    },
+                );
+            }
+        }
+
+        let scaling = &desired.scaling;
+        let targets = self
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(aas::types::ServiceNamespace::Ecs)
+            .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+            .resource_ids(&scaling.resource_id)
+            .send()
+            .await
+            .map_err(|e| aws("application-autoscaling:DescribeScalableTargets", e))?;
+        observed.scalable_target = targets
+            .scalable_targets()
+            .first()
+            .map(|t| (t.min_capacity(), t.max_capacity()));
+
+        let policies = self
+            .aas
+            .describe_scaling_policies()
+            .service_namespace(aas::types::ServiceNamespace::Ecs)
+            .resource_id(&scaling.resource_id)
+            .send()
+            .await
+            .map_err(|e| aws("application-autoscaling:DescribeScalingPolicies", e))?;
+        for p in policies.scaling_policies() {
+            if let Some(spec) = policy_from_aws(p) {
+                observed.policies.insert(spec.name().to_owned(), spec);
+            }
+        }
+
+        let alarms = self
+            .cw
+            .describe_alarms()
+            .alarm_names(&scaling.queue_alarm.name)
+            .send()
+            .await
+            .map_err(|e| cw_err("cloudwatch:DescribeAlarms", e));
+        let alarms = match alarms {
+            Ok(alarms) => alarms,
+            Err(Error::Unsupported { operation, .. }) => {
+                observed.unsupported.push(operation.to_owned());
+                return Ok(observed);
+            }
+            Err(e) => return Err(e),
+        };
+        for a in alarms.metric_alarms() {
+            let spec = AlarmSpec {
+                name: a.alarm_name().unwrap_or_default().to_owned(),
+                namespace: a.namespace().unwrap_or_default().to_owned(),
+                metric: a.metric_name().unwrap_or_default().to_owned(),
+                cluster: a
+                    .dimensions()
+                    .iter()
+                    .find(|d| d.name() == Some("ClusterName"))
+                    .and_then(|d| d.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+                period: a.period().unwrap_or_default(),
+                evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+                threshold: a.threshold().unwrap_or_default(),
+            };
+            let wired = !a.alarm_actions().is_empty();
+            observed.alarms.insert(spec.name.clone(), (spec, wired));
+        }
+        Ok(observed)
+    }
+
+    async fn namespace_arn(&self, name: &str) -> Result<Option<String>> {
+        let mut pages = self.sd.list_namespaces().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("servicediscovery:ListNamespaces", e))?;
+            if let Some(ns) = page.namespaces().iter().find(|n| n.name() == Some(name)) {
+                return Ok(ns.arn().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies `plan` in order. Every action is idempotent, so re-running after a failure converges.
+    /// `progress` is told about each action before it starts.
+    pub async fn apply(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+        observed: &Observed,
+        progress: &mut (dyn FnMut(&Action) + Send),
+    ) -> Result<()> {
+        let mut task_arns: BTreeMap<String, String> = observed
+            .task_defs
+            .iter()
+            .map(|(family, td)| (family.clone(), td.arn.clone()))
+            .collect();
+        let mut namespace_arn = observed.namespace_arn.clone();
+        let mut policy_arns: BTreeMap<String, String> = BTreeMap::new();
+        for action in &plan.actions {
+            progress(action);
+            match action {
+                Action::PutParameter { name, value, old } => {
+                    self.put_parameter(name, value, old.is_some()).await?
+                }
+                Action::DeleteParameter { name, .. } => {
+                    match self.ssm.delete_parameter().name(name).send().await {
+                        Ok(_) => {}
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_parameter_not_found()) => {}
+                        Err(e) => return Err(aws("ssm:DeleteParameter", e)),
+                    }
+                }
+                Action::CreateNamespace { name } => {
+                    namespace_arn = Some(self.create_namespace(name).await?)
+                }
+                Action::PutCluster { name, exists } => {
+                    let ns = match &namespace_arn {
+                        Some(arn) => arn.clone(),
+                        None => self
+                            .namespace_arn(&desired.namespace)
+                            .await?
+                            .ok_or_else(|| Error::NotFound {
+                                operation: "servicediscovery:ListNamespaces",
+                                message: format!("namespace {} does not exist", desired.namespace),
+                            })?,
+                    };
+                    let defaults = ecs::types::ClusterServiceConnectDefaultsRequest::builder()
+                        .namespace(ns)
+                        .build()
+                        .map_err(build_err("ecs:CreateCluster"))?;
+                    if *exists {
+                        self.ecs
+                            .update_cluster()
+                            .cluster(name)
+                            .service_connect_defaults(defaults)
+                            .send()
+                            .await
+                            .map_err(|e| aws("ecs:UpdateCluster", e))?;
+                    } else {
+                        self.ecs
+                            .create_cluster()
+                            .cluster_name(name)
+                            .service_connect_defaults(defaults)
+                            .send()
+                            .await
+                            .map_err(|e| aws("ecs:CreateCluster", e))?;
+                    }
+                }
+                Action::RegisterTaskDefinition { spec, hash, .. } => {
+                    let arn = self.register_task_definition(spec, hash).await?;
+                    task_arns.insert(spec.family.clone(), arn);
+                }
+                Action::PutService { spec, hash, change } => {
+                    let task_arn = task_arns.get(&spec.task_family).cloned().ok_or_else(|| {
+                        Error::NotFound {
+                            operation: "ecs:DescribeTaskDefinition",
+                            message: format!(
+                                "task definition family {} has no active revision",
+                                spec.task_family
+                            ),
+                        }
+                    })?;
+                    let existing = observed.services.get(&spec.name).map(|s| s.arn.clone());
+                    self.put_service(&desired.cluster, spec, hash, &task_arn, change, existing)
+                        .await?;
+                }
+                Action::PutScalableTarget {
+                    resource_id,
+                    bounds,
+                    ..
+                } => {
+                    self.aas
+                        .register_scalable_target()
+                        .service_namespace(aas::types::ServiceNamespace::Ecs)
+                        .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+                        .resource_id(resource_id)
+                        .min_capacity(bounds.0)
+                        .max_capacity(bounds.1)
+                        .send()
+                        .await
+                        .map_err(|e| aws("application-autoscaling:RegisterScalableTarget", e))?;
+                }
+                Action::PutScalingPolicy { spec, .. } => {
+                    let arn = self.put_policy(&desired.scaling.resource_id, spec).await?;
+                    policy_arns.insert(spec.name().to_owned(), arn);
+                }
+                Action::PutAlarm { spec, .. } => {
+                    let policy = desired.scaling.queue_policy.name();
+                    let arn = match policy_arns.get(policy) {
+                        Some(arn) => arn.clone(),
+                        // The policy exists unchanged: PutScalingPolicy is an idempotent upsert that returns its ARN.
+                        None => {
+                            self.put_policy(
+                                &desired.scaling.resource_id,
+                                &desired.scaling.queue_policy,
+                            )
+                            .await?
+                        }
+                    };
+                    self.put_alarm(spec, &arn).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_parameter(&self, name: &str, value: &ParamValue, exists: bool) -> Result<()> {
+        let (text, kind) = match value {
+            ParamValue::Text(text) => (text.clone(), ssm::types::ParameterType::String),
+            ParamValue::Secret(secret) => (
+                secret.expose().to_owned(),
+                ssm::types::ParameterType::SecureString,
+            ),
+            ParamValue::Generated => {
+                let v = format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                (v, ssm::types::ParameterType::SecureString)
+            }
+        };
+        let tier = if text.len() > STANDARD_TIER_LIMIT {
+            ssm::types::ParameterTier::Advanced
+        } else {
+            ssm::types::ParameterTier::Standard
+        };
+        let secure = kind == ssm::types::ParameterType::SecureString;
+        let mut req = self
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(text)
+            .r#type(kind)
+            .tier(tier)
+            .overwrite(exists);
+        if secure {
+            req = req.set_key_id(self.kms_key_id.clone());
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // A generated secret that appeared since observing (another deploy) is kept, never replaced.
+            Err(e)
+                if matches!(value, ParamValue::Generated)
+                    && e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_already_exists()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("ssm:PutParameter", e)),
+        }
+    }
+
+    async fn create_namespace(&self, name: &str) -> Result<String> {
+        // A deterministic request id makes a retried create idempotent instead of a duplicate.
+        let out = self
+            .sd
+            .create_http_namespace()
+            .name(name)
+            .creator_request_id(format!("trino-lake-{name}"))
+            .description("Service Connect namespace of a Trino cluster (trino-ecs-core)")
+            .send()
+            .await;
+        let operation = match out {
+            Ok(out) => out.operation_id().map(str::to_owned),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_namespace_already_exists()) =>
+            {
+                None
+            }
+            Err(e) => return Err(aws("servicediscovery:CreateHttpNamespace", e)),
+        };
+        if let Some(id) = operation {
+            for _ in 0..60 {
+                let op = self
+                    .sd
+                    .get_operation()
+                    .operation_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| aws("servicediscovery:GetOperation", e))?;
+                match op.operation().and_then(|o| o.status()) {
+                    Some(sd::types::OperationStatus::Success) => break,
+                    Some(sd::types::OperationStatus::Fail) => {
+                        return Err(Error::InvalidParameter {
+                            operation: "servicediscovery:CreateHttpNamespace",
+                            message: op
+                                .operation()
+                                .and_then(|o| o.error_message())
+                                .unwrap_or("failed")
+                                .to_owned(),
+                        });
+                    }
+                    _ => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            }
+        }
+        self.namespace_arn(name)
+            .await?
+            .ok_or_else(|| Error::Timeout {
+                what: format!("cloud map namespace {name}"),
+                seconds: 60,
+            })
+    }
+
+    async fn register_task_definition(&self, spec: &TaskDefSpec, hash: &str) -> Result<String> {
+        const OP: &str = "ecs:RegisterTaskDefinition";
+        let c = &spec.container;
+        let mut secrets = Vec::new();
+        for s in &c.secrets {
+            secrets.push(
+                ecs::types::Secret::builder()
+                    .name(&s.name)
+                    .value_from(&s.value_from)
+                    .build()
+                    .map_err(build_err(OP))?,
+            );
+        }
+        let container = ecs::types::ContainerDefinition::builder()
+            .name(&c.name)
+            .image(&c.image)
+            .essential(true)
+            .set_command(Some(c.command.clone()))
+            .set_secrets(Some(secrets))
+            .port_mappings(
+                ecs::types::PortMapping::builder()
+                    .name(c.port_name)
+                    .container_port(i32::from(c.port))
+                    .protocol(ecs::types::TransportProtocol::Tcp)
+                    .app_protocol(ecs::types::ApplicationProtocol::Http)
+                    .build(),
+            )
+            .health_check(
+                ecs::types::HealthCheck::builder()
+                    .set_command(Some(c.health_check.clone()))
+                    .interval(30)
+                    .timeout(10)
+                    .retries(3)
+                    .start_period(120)
+                    .build()
+                    .map_err(build_err(OP))?,
+            )
+            .stop_timeout(c.stop_timeout as i32)
+            .ulimits(
+                ecs::types::Ulimit::builder()
+                    .name(ecs::types::UlimitName::Nofile)
+                    .soft_limit(131072)
+                    .hard_limit(131072)
+                    .build()
+                    .map_err(build_err(OP))?,
+            )
+            .log_configuration(
+                ecs::types::LogConfiguration::builder()
+                    .log_driver(ecs::types::LogDriver::Awslogs)
+                    .options("awslogs-group", &c.log_group)
+                    .options("awslogs-region", &c.log_region)
+                    .options("awslogs-stream-prefix", &c.log_stream_prefix)
+                    .options("awslogs-create-group", "true")
+                    .build()
+                    .map_err(build_err(OP))?,
+            )
+            .build();
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(&spec.family)
+            .cpu(spec.cpu.to_string())
+            .memory(spec.memory.to_string())
+            .network_mode(ecs::types::NetworkMode::Awsvpc)
+            .requires_compatibilities(ecs::types::Compatibility::from(
+                spec.requires_compatibilities,
+            ))
+            .execution_role_arn(&spec.execution_role_arn)
+            .set_task_role_arn(spec.task_role_arn.clone())
+            .container_definitions(container)
+            .tags(ecs::types::Tag::builder().key(HASH_TAG).value(hash).build())
+            .send()
+            .await
+            .map_err(|e| aws(OP, e))?;
+        Ok(out
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn put_service(
+        &self,
+        cluster: &str,
+        spec: &ServiceSpec,
+        hash: &str,
+        task_arn: &str,
+        change: &Change,
+        existing: Option<String>,
+    ) -> Result<()> {
+        const OP: &str = "ecs:CreateService";
+        let network = ecs::types::NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                ecs::types::AwsVpcConfiguration::builder()
+                    .set_subnets(Some(spec.subnets.clone()))
+                    .set_security_groups(Some(spec.security_groups.clone()))
+                    .assign_public_ip(if spec.assign_public_ip {
+                        ecs::types::AssignPublicIp::Enabled
+                    } else {
+                        ecs::types::AssignPublicIp::Disabled
+                    })
+                    .build()
+                    .map_err(build_err(OP))?,
+            )
+            .build();
+        let deployment = ecs::types::DeploymentConfiguration::builder()
+            .deployment_circuit_breaker(
+                ecs::types::DeploymentCircuitBreaker::builder()
+                    .enable(true)
+                    .rollback(spec.circuit_breaker_rollback)
+                    .build(),
+            )
+            .minimum_healthy_percent(spec.minimum_healthy_percent)
+            .maximum_percent(spec.maximum_percent)
+            .build();
+        let mut connect = ecs::types::ServiceConnectConfiguration::builder()
+            .enabled(true)
+            .namespace(&spec.service_connect.namespace);
+        if let Some(server) = &spec.service_connect.server {
+            connect = connect.services(
+                ecs::types::ServiceConnectService::builder()
+                    .port_name(server.port_name)
+                    .discovery_name(&server.discovery_name)
+                    .client_aliases(
+                        ecs::types::ServiceConnectClientAlias::builder()
+                            .port(i32::from(server.port))
+                            .dns_name(&server.dns_name)
+                            .build()
+                            .map_err(build_err(OP))?,
+                    )
+                    .build()
+                    .map_err(build_err(OP))?,
+            );
+        }
+        let connect = connect.build();
+        let tag = ecs::types::Tag::builder().key(HASH_TAG).value(hash).build();
+        match (change, existing) {
+            (Change::Update(_), Some(arn)) => {
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(&spec.name)
+                    .task_definition(task_arn)
+                    .network_configuration(network)
+                    .deployment_configuration(deployment)
+                    .service_connect_configuration(connect)
+                    .health_check_grace_period_seconds(spec.health_check_grace_seconds)
+                    .force_new_deployment(true)
+                    .send()
+                    .await
+                    .map_err(|e| aws("ecs:UpdateService", e))?;
+                // Tagged last: a crash before this line makes the next run update (roll) again, never skip.
+                self.ecs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map_err(|e| aws("ecs:TagResource", e))?;
+            }
+            _ => {
+                self.ecs
+                    .create_service()
+                    .cluster(cluster)
+                    .service_name(&spec.name)
+                    .task_definition(task_arn)
+                    .desired_count(spec.initial_count as i32)
+                    .launch_type(ecs::types::LaunchType::from(spec.launch_type))
+                    .network_configuration(network)
+                    .deployment_configuration(deployment)
+                    .service_connect_configuration(connect)
+                    .health_check_grace_period_seconds(spec.health_check_grace_seconds)
+                    .propagate_tags(ecs::types::PropagateTags::Service)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map_err(|e| aws(OP, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_policy(&self, resource_id: &str, spec: &PolicySpec) -> Result<String> {
+        const OP: &str = "application-autoscaling:PutScalingPolicy";
+        let req = self
+            .aas
+            .put_scaling_policy()
+            .policy_name(spec.name())
+            .service_namespace(aas::types::ServiceNamespace::Ecs)
+            .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(resource_id);
+        let req = match spec {
+            PolicySpec::TargetTracking {
+                metric,
+                target,
+                scale_in_cooldown,
+                scale_out_cooldown,
+                ..
+            } => req
+                .policy_type(aas::types::PolicyType::TargetTrackingScaling)
+                .target_tracking_scaling_policy_configuration(
+                    aas::types::TargetTrackingScalingPolicyConfiguration::builder()
+                        .target_value(*target)
+                        .predefined_metric_specification(
+                            aas::types::PredefinedMetricSpecification::builder()
+                                .predefined_metric_type(aas::types::MetricType::from(
+                                    metric.as_str(),
+                                ))
+                                .build()
+                                .map_err(build_err(OP))?,
+                        )
+                        .scale_in_cooldown(*scale_in_cooldown)
+                        .scale_out_cooldown(*scale_out_cooldown)
+                        .build()
+                        .map_err(build_err(OP))?,
+                ),
+            PolicySpec::Step {
+                cooldown, steps, ..
+            } => {
+                let mut cfg = aas::types::StepScalingPolicyConfiguration::builder()
+                    .adjustment_type(aas::types::AdjustmentType::ChangeInCapacity)
+                    .cooldown(*cooldown)
+                    .metric_aggregation_type(aas::types::MetricAggregationType::Average);
+                for (lower, upper, add) in steps {
+                    cfg = cfg.step_adjustments(
+                        aas::types::StepAdjustment::builder()
+                            .set_metric_interval_lower_bound(*lower)
+                            .set_metric_interval_upper_bound(*upper)
+                            .scaling_adjustment(*add)
+                            .build()
+                            .map_err(build_err(OP))?,
+                    );
+                }
+                req.policy_type(aas::types::PolicyType::StepScaling)
+                    .step_scaling_policy_configuration(cfg.build())
+            }
+        };
+        let out = req.send().await.map_err(|e| aws(OP, e))?;
+        Ok(out.policy_arn().to_owned())
+    }
+
+    async fn put_alarm(&self, spec: &AlarmSpec, policy_arn: &str) -> Result<()> {
+        self.cw
+            .put_metric_alarm()
+            .alarm_name(&spec.name)
+            .alarm_description("Adds Trino workers when queries queue (trino-ecs-core)")
+            .namespace(&spec.namespace)
+            .metric_name(&spec.metric)
+            .dimensions(
+                cw::types::Dimension::builder()
+                    .name("ClusterName")
+                    .value(&spec.cluster)
+                    .build(),
+            )
+            .statistic(cw::types::Statistic::Average)
+            .period(spec.period)
+            .evaluation_periods(spec.evaluation_periods)
+            .threshold(spec.threshold)
+            .comparison_operator(cw::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .treat_missing_data("notBreaching")
+            .alarm_actions(policy_arn)
+            .send()
+            .await
+            .map_err(|e| cw_err("cloudwatch:PutMetricAlarm", e))?;
+        Ok(())
+    }
+
+    /// Publishes the queued-queries-per-worker metric the step policy's alarm watches (run it periodically,
+    /// e.g. from the coordinator's `/metrics` or `system.runtime.queries`).
+    pub async fn publish_queue_metric(
+        &self,
+        cluster: &str,
+        queued: u32,
+        active_workers: u32,
+    ) -> Result<()> {
+        let value = f64::from(queued) / f64::from(active_workers.max(1));
+        self.cw
+            .put_metric_data()
+            .namespace(crate::model::METRIC_NAMESPACE)
+            .metric_data(
+                cw::types::MetricDatum::builder()
+                    .metric_name(crate::model::QUEUED_METRIC)
+                    .dimensions(
+                        cw::types::Dimension::builder()
+                            .name("ClusterName")
+                            .value(cluster)
+                            .build(),
+                    )
+                    .value(value)
+                    .unit(cw::types::StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| cw_err("cloudwatch:PutMetricData", e))?;
+        Ok(())
+    }
+
+    /// Takes the deploy lock: a parameter created with `Overwrite=false`, so exactly one of two concurrent
+    /// deploys succeeds. An expired lease (its holder died) is taken over.
+    pub async fn lock(
+        &self,
+        parameter: &str,
+        cluster: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<DeployLock> {
+        for _ in 0..2 {
+            let expires = chrono::Utc::now()
+                + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(30));
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let value = serde_json::json!({ "owner": owner, "expires_at": expires.to_rfc3339(), "token": token }).to_string();
+            match self
+                .ssm
+                .put_parameter()
+                .name(parameter)
+                .value(&value)
+                .r#type(ssm::types::ParameterType::String)
+                .overwrite(false)
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    return Ok(DeployLock {
+                        parameter: parameter.to_owned(),
+                        token,
+                    });
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_already_exists()) => {}
+                Err(e) => return Err(aws("ssm:PutParameter", e)),
+            }
+            let held = match self.ssm.get_parameter().name(parameter).send().await {
+                Ok(out) => out
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_not_found()) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(aws("ssm:GetParameter", e)),
+            };
+            let held: serde_json::Value = serde_json::from_str(&held).unwrap_or_default();
+            let expires_at = held["expires_at"].as_str().unwrap_or_default().to_owned();
+            let expired = chrono::DateTime::parse_from_rfc3339(&expires_at)
+                .map(|t| t < chrono::Utc::now())
+                .unwrap_or(true);
+            if !expired {
+                return Err(Error::Locked {
+                    cluster: cluster.to_owned(),
+                    owner: held["owner"].as_str().unwrap_or("unknown").to_owned(),
+                    expires_at,
+                    parameter: parameter.to_owned(),
+                });
+            }
+            tracing::warn!(parameter, "taking over an expired deploy lock");
+            match self.ssm.delete_parameter().name(parameter).send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_not_found()) => {}
+                Err(e) => return Err(aws("ssm:DeleteParameter", e)),
+            }
+        }
+        Err(Error::Locked {
+            cluster: cluster.to_owned(),
+            owner: "a concurrent deploy".into(),
+            expires_at: "unknown".into(),
+            parameter: parameter.to_owned(),
+        })
+    }
+
+    /// Releases a lock taken by [`AwsCluster::lock`], unless someone else took it over meanwhile.
+    pub async fn unlock(&self, lock: DeployLock) -> Result<()> {
+        let held = match self.ssm.get_parameter().name(&lock.parameter).send().await {
+            Ok(out) => out
+                .parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default()
+                .to_owned(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(aws("ssm:GetParameter", e)),
+        };
+        if held.contains(&lock.token) {
+            self.ssm
+                .delete_parameter()
+                .name(&lock.parameter)
+                .send()
+                .await
+                .map_err(|e| aws("ssm:DeleteParameter", e))?;
+        }
+        Ok(())
+    }
+
+    /// The services' and autoscaling's current state.
+    pub async fn status(&self, desired: &Desired) -> Result<ClusterStatus> {
+        let mut status = ClusterStatus {
+            cluster: desired.cluster.clone(),
+            ..Default::default()
+        };
+        let clusters = self
+            .ecs
+            .describe_clusters()
+            .clusters(&desired.cluster)
+            .send()
+            .await
+            .map_err(|e| aws("ecs:DescribeClusters", e))?;
+        status.cluster_active = clusters
+            .clusters()
+            .iter()
+            .any(|c| c.status() == Some("ACTIVE"));
+        if !status.cluster_active {
+            return Ok(status);
+        }
+        let mut req = self.ecs.describe_services().cluster(&desired.cluster);
+        for s in &desired.services {
+            req = req.services(&s.name);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| aws("ecs:DescribeServices", e))?;
+        for s in out
+            .services()
+            .iter()
+            .filter(|s| s.status() == Some("ACTIVE"))
+        {
+            status.services.push(ServiceStatus {
+                name: s.service_name().unwrap_or_default().to_owned(),
+                task_definition: s
+                    .task_definition()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                desired: s.desired_count(),
+                running: s.running_count(),
+                pending: s.pending_count(),
+                deployments: s
+                    .deployments()
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} {} {}/{} ({})",
+                            d.status().unwrap_or_default(),
+                            d.task_definition()
+                                .unwrap_or_default()
+                                .rsplit('/')
+                                .next()
+                                .unwrap_or_default(),
+                            d.running_count(),
+                            d.desired_count(),
+                            d.rollout_state()
+                                .map(|r| r.as_str().to_owned())
+                                .unwrap_or_else(|| "-".into())
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        let targets = self
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(aas::types::ServiceNamespace::Ecs)
+            .resource_ids(&desired.scaling.resource_id)
+            .send()
+            .await
+            .map_err(|e| aws("application-autoscaling:DescribeScalableTargets", e))?;
+        status.worker_bounds = targets
+            .scalable_targets()
+            .first()
+            .map(|t| (t.min_capacity(), t.max_capacity()));
+        let policies = self
+            .aas
+            .describe_scaling_policies()
+            .service_namespace(aas::types::ServiceNamespace::Ecs)
+            .resource_id(&desired.scaling.resource_id)
+            .send()
+            .await
+            .map_err(|e| aws("application-autoscaling:DescribeScalingPolicies", e))?;
+        status.policies = policies
+            .scaling_policies()
+            .iter()
+            .map(|p| p.policy_name().to_owned())
+            .collect();
+        Ok(status)
+    }
+}
+
+/// A held deploy lock; release it with [`AwsCluster::unlock`].
+#[derive(Debug)]
+pub struct DeployLock {
+    parameter: String,
+    token: String,
+}
+
+/// One service's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceStatus {
+    /// Name.
+    pub name: String,
+    /// `family:revision`.
+    pub task_definition: String,
+    /// Desired tasks.
+    pub desired: i32,
+    /// Running tasks.
+    pub running: i32,
+    /// Pending tasks.
+    pub pending: i32,
+    /// One line per deployment.
+    pub deployments: Vec<String>,
+}
+
+/// The cluster's state as ECS and autoscaling report it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterStatus {
+    /// Cluster name.
+    pub cluster: String,
+    /// Whether the ECS cluster exists.
+    pub cluster_active: bool,
+    /// Services.
+    pub services: Vec<ServiceStatus>,
+    /// Worker (min, max).
+    pub worker_bounds: Option<(i32, i32)>,
+    /// Scaling policy names.
+    pub policies: Vec<String>,
+}
+
+impl ClusterStatus {
+    /// Whether every service runs as many tasks as it wants, with one deployment.
+    pub fn is_stable(&self) -> bool {
+        self.cluster_active
+            && !self.services.is_empty()
+            && self
+                .services
+                .iter()
+                .all(|s| s.running == s.desired && s.deployments.len() <= 1)
+    }
+}
+
+impl std::fmt::Display for ClusterStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.cluster_active {
+            return writeln!(f, "cluster {}: not deployed", self.cluster);
+        }
+        writeln!(f, "cluster {}", self.cluster)?;
+        for s in &self.services {
+            writeln!(
+                f,
+                "  service {} [{}]: desired {} running {} pending {}",
+                s.name, s.task_definition, s.desired, s.running, s.pending
+            )?;
+            for d in &s.deployments {
+                writeln!(f, "    deployment {d}")?;
+            }
+        }
+        match self.worker_bounds {
+            Some((min, max)) => writeln!(
+                f,
+                "  worker autoscaling: min {min} max {max}, policies {}",
+                self.policies.join(", ")
+            )?,
+            None => writeln!(f, "  worker autoscaling: not registered")?,
+        }
+        Ok(())
+    }
+}
+
+/// CloudWatch speaks CBOR (smithy rpc-v2) in current SDKs; an endpoint that does not route it (moto
+/// 5.2) answers 404 with HTML, which is an unsupported operation rather than a failure of the request.
+fn cw_err<E>(
+    operation: &'static str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    if let Some(raw) = e.raw_response() {
+        if raw.status().as_u16() == 404
+            && aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).is_none()
+        {
+            return Error::Unsupported {
+                operation,
+                message:
+                    "the endpoint answered 404 (it does not implement this CloudWatch protocol)"
+                        .into(),
+            };
+        }
+    }
+    aws(operation, e)
+}
+
+fn ecs_code<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E) -> Option<&str> {
+    e.code()
+}
+
+fn policy_from_aws(p: &aas::types::ScalingPolicy) -> Option<PolicySpec> {
+    let name = p.policy_name().to_owned();
+    if let Some(t) = p.target_tracking_scaling_policy_configuration() {
+        return Some(PolicySpec::TargetTracking {
+            name,
+            metric: t
+                .predefined_metric_specification()
+                .map(|m| m.predefined_metric_type().as_str().to_owned())
+                .unwrap_or_default(),
+            target: t.target_value(),
+            scale_in_cooldown: t.scale_in_cooldown().unwrap_or_default(),
+            scale_out_cooldown: t.scale_out_cooldown().unwrap_or_default(),
+        });
+    }
+    let s = p.step_scaling_policy_configuration()?;
+    Some(PolicySpec::Step {
+        name,
+        cooldown: s.cooldown().unwrap_or_default(),
+        steps: s
+            .step_adjustments()
+            .iter()
+            .map(|a| {
+                (
+                    a.metric_interval_lower_bound(),
+                    a.metric_interval_upper_bound(),
+                    a.scaling_adjustment(),
+                )
+            })
+            .collect(),
+    })
+}
