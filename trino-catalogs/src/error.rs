@@ -28,6 +28,12 @@ pub enum Error {
         /// The catalog name.
         catalog: String,
     },
+    /// A parameter the catalog references does not exist.
+    #[error("parameter {parameter} does not exist")]
+    MissingParameter {
+        /// The parameter name.
+        parameter: String,
+    },
     /// A secret that must be published has no value (its environment variable is unset or empty).
     #[error(
         "secret {field} of catalog {catalog:?} needs environment variable {env}, which is not set or empty"

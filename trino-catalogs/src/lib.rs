@@ -18,6 +18,7 @@ pub mod probe;
 pub mod properties;
 pub mod render;
 pub mod spec;
+pub mod store;
 pub mod validate;
 
 pub use error::{Error, Issue, Result};
