@@ -25,7 +25,9 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     let endpoint = endpoint_url();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
-        .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())))
+        .region(aws_config::Region::new(
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        ))
         .load()
         .await
 }
@@ -39,7 +41,8 @@ pub fn unique_name(prefix: &str) -> String {
 /// The MariaDB/MySQL URL of the tests (`mysql://root@127.0.0.1:3306/test` unless `LAKE_TEST_MYSQL_URL` says otherwise).
 /// Panics with how to start the server when nothing listens there.
 pub fn mysql_url() -> String {
-    let url = std::env::var("LAKE_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let url = std::env::var("LAKE_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
     require_tcp(
         "127.0.0.1:3306",
         "MariaDB",
@@ -66,7 +69,11 @@ pub fn python() -> PathBuf {
     let path = std::env::var_os("LAKE_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
         panic!("LAKE_PYTHON is not set: run the integration tests through `cargo xtask test`, which creates the venv")
     });
-    assert!(path.exists(), "LAKE_PYTHON points at {}, which does not exist", path.display());
+    assert!(
+        path.exists(),
+        "LAKE_PYTHON points at {}, which does not exist",
+        path.display()
+    );
     path
 }
 
@@ -74,6 +81,8 @@ pub fn python() -> PathBuf {
 pub fn require_tcp(addr: &str, what: &str, how_to_start: &str) {
     let socket: SocketAddr = addr.parse().expect("a socket address");
     if TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_err() {
-        panic!("{what} is required at {addr} but nothing answers there; start it with: {how_to_start}");
+        panic!(
+            "{what} is required at {addr} but nothing answers there; start it with: {how_to_start}"
+        );
     }
 }
