@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod import;
 pub mod probe;
 pub mod properties;
 pub mod render;
