@@ -648,7 +648,13 @@ impl Row {
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> crate::Result<T> {
         T::deserialize(RowDeserializer(self)).map_err(|e| crate::Error::Deserialize(e.0))
     }
-    /// The row as a JSON object keyed by column name, values in Trino's JSON form and `row` values as objects.
+    /// The row as an ordered JSON object for output (see [`RowJson`]).
+    pub fn json_object(&self) -> RowJson<'_> {
+        RowJson(self)
+    }
+
+    /// The row as a JSON map keyed by column name, values in Trino's JSON form and `row` values as objects.
+    /// (`serde_json::Map` sorts keys; use [`Row::json_object`] to keep column order.)
     pub fn to_json_object(&self) -> serde_json::Map<String, serde_json::Value> {
         self.columns
             .columns()
@@ -656,6 +662,63 @@ impl Row {
             .zip(&self.values)
             .map(|(c, v)| (c.name.clone(), v.to_json(true)))
             .collect()
+    }
+}
+
+/// Serializes a row as a JSON object keyed by column name **in column order**, values in Trino's JSON form
+/// and `row` values as objects keyed by field name (also in order). Obtain with [`Row::json_object`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowJson<'a>(&'a Row);
+
+impl serde::Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(self.0.values.len()))?;
+        for (c, v) in self.0.columns.columns().iter().zip(&self.0.values) {
+            map.serialize_entry(&c.name, &ValueJson(v))?;
+        }
+        map.end()
+    }
+}
+
+/// A value in Trino's JSON form with `row` values as ordered objects.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueJson<'a>(pub &'a Value);
+
+impl serde::Serialize for ValueJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self.0 {
+            Value::Row { names, values } => {
+                let mut map = s.serialize_map(Some(values.len()))?;
+                for (i, v) in values.iter().enumerate() {
+                    match names.get(i).and_then(Option::as_deref) {
+                        Some(n) => map.serialize_entry(n, &ValueJson(v))?,
+                        None => map.serialize_entry(&format!("_col{i}"), &ValueJson(v))?,
+                    }
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&ValueJson(v))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    let key = match k.to_json(true) {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    map.serialize_entry(&key, &ValueJson(v))?;
+                }
+                map.end()
+            }
+            other => other.to_json(true).serialize(s),
+        }
     }
 }
 
@@ -1286,5 +1349,7 @@ mod tests {
         let rows = sample_rows("rust-client__types__row.json");
         let obj = serde_json::Value::Object(rows[0].to_json_object());
         assert_eq!(obj, serde_json::json!({"a": {"x": 1, "y": 1}, "b": 5}));
+        let ordered = serde_json::to_string(&rows[0].json_object()).unwrap();
+        assert_eq!(ordered, r#"{"a":{"x":1,"y":1},"b":5}"#);
     }
 }
