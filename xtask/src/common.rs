@@ -10,7 +10,13 @@ use trino_ecs_core::config::LakeConfig;
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// The lake config file.
-    #[arg(long, short = 'c', global = true, env = "LAKE_CONFIG", default_value = "lake.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "LAKE_CONFIG",
+        default_value = "lake.toml"
+    )]
     pub config: PathBuf,
 }
 
@@ -27,7 +33,9 @@ pub async fn sdk_config(config: &LakeConfig) -> anyhow::Result<aws_config::SdkCo
     let aws = &config.aws;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(aws.region.clone()))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts));
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(aws.max_attempts),
+        );
     if let Some(endpoint) = &aws.endpoint_url {
         loader = loader.endpoint_url(endpoint.as_str());
     }

@@ -35,11 +35,23 @@ impl Venv {
         }
         let python = find_python()?;
         eprintln!("harness: creating python venv at {}", venv.dir.display());
-        run(Command::new(&python).args(["-m", "venv"]).arg(&venv.dir), "create the python venv")?;
-        eprintln!("harness: installing {} (one time)", PYTHON_PACKAGES.join(", "));
+        run(
+            Command::new(&python).args(["-m", "venv"]).arg(&venv.dir),
+            "create the python venv",
+        )?;
+        eprintln!(
+            "harness: installing {} (one time)",
+            PYTHON_PACKAGES.join(", ")
+        );
         run(
             Command::new(venv.python())
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(PYTHON_PACKAGES),
             "install the harness's python packages",
         )?;
@@ -50,7 +62,12 @@ impl Venv {
 
 fn find_python() -> anyhow::Result<PathBuf> {
     for candidate in ["python3", "python"] {
-        if Command::new(candidate).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        if Command::new(candidate)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
             return Ok(PathBuf::from(candidate));
         }
     }
@@ -58,7 +75,9 @@ fn find_python() -> anyhow::Result<PathBuf> {
 }
 
 fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("cannot {what}: failed to start {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot {what}: failed to start {command:?}"))?;
     if !status.success() {
         bail!("cannot {what}: {command:?} exited with {status}");
     }
@@ -86,7 +105,11 @@ impl Emulator {
             .stdin(Stdio::null())
             .spawn()
             .context("cannot start moto_server from the harness venv")?;
-        let mut emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}"), log };
+        let mut emulator = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
         emulator.wait_ready(port)?;
         Ok(emulator)
     }
@@ -102,12 +125,18 @@ impl Emulator {
                     std::fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() && http_ok(addr) {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                && http_ok(addr)
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        bail!("moto server did not answer on {} within 60 s; see {}", self.endpoint, self.log.display())
+        bail!(
+            "moto server did not answer on {} within 60 s; see {}",
+            self.endpoint,
+            self.log.display()
+        )
     }
 
     /// The environment a process needs to talk to this emulator, and only to it.
@@ -145,14 +174,21 @@ impl Drop for Emulator {
 /// A minimal HTTP GET of moto's dashboard-free health path: any HTTP status line means it is serving.
 fn http_ok(addr: SocketAddr) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else { return false };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET /moto-api/reset HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    if stream.write_all(request.replace("GET", "HEAD").as_bytes()).is_err() {
+    if stream
+        .write_all(request.replace("GET", "HEAD").as_bytes())
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 12];
-    stream.read(&mut buf).is_ok_and(|n| n >= 8 && buf.starts_with(b"HTTP/"))
+    stream
+        .read(&mut buf)
+        .is_ok_and(|n| n >= 8 && buf.starts_with(b"HTTP/"))
 }
 
 fn port_free(port: u16) -> bool {
@@ -161,6 +197,25 @@ fn port_free(port: u16) -> bool {
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Checks the JDK is installed: the catalog tests read rendered files back with `java.util.Properties`.
+pub fn ensure_jdk() -> anyhow::Result<()> {
+    for tool in ["java", "javac"] {
+        let ok = Command::new(tool)
+            .arg("-version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            bail!(
+                "`{tool}` is required (the catalog tests check rendered files with java.util.Properties); \
+                 install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A database the integration tests need.
@@ -195,7 +250,10 @@ pub fn ensure_databases() -> anyhow::Result<()> {
         if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
             continue;
         }
-        eprintln!("harness: {} is not answering at {}; trying: {}", db.name, db.addr, db.start);
+        eprintln!(
+            "harness: {} is not answering at {}; trying: {}",
+            db.name, db.addr, db.start
+        );
         let _ = Command::new("sh").args(["-c", db.start]).status();
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut up = false;
@@ -207,11 +265,17 @@ pub fn ensure_databases() -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(500));
         }
         if !up {
-            missing.push(format!("{} at {} (start it with: {})", db.name, db.addr, db.start));
+            missing.push(format!(
+                "{} at {} (start it with: {})",
+                db.name, db.addr, db.start
+            ));
         }
     }
     if !missing.is_empty() {
-        bail!("the integration tests need these databases, which are not answering: {}", missing.join("; "));
+        bail!(
+            "the integration tests need these databases, which are not answering: {}",
+            missing.join("; ")
+        );
     }
     Ok(())
 }

@@ -21,7 +21,11 @@ pub struct LocalArgs {
 /// Runs `local`.
 pub async fn run(_global: &Global, args: LocalArgs) -> anyhow::Result<()> {
     let root = workspace_root()?;
-    let path = if args.local_config.is_absolute() { args.local_config.clone() } else { root.join(&args.local_config) };
+    let path = if args.local_config.is_absolute() {
+        args.local_config.clone()
+    } else {
+        root.join(&args.local_config)
+    };
     let mut config = trino_ecs_core::config::LakeConfig::load(&path)?;
 
     let venv = Venv::ensure()?;
@@ -54,7 +58,13 @@ pub async fn emulator_sdk_config(
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(config.aws.region.clone()))
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "lake-emulator"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "lake-emulator",
+        ))
         .load()
         .await
 }

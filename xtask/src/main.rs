@@ -20,7 +20,12 @@ use common::Global;
 
 /// Run Trino on AWS ECS as the data lake: deploy, catalogs, S3 lifecycle, queries, usage reports.
 #[derive(Debug, Parser)]
-#[command(name = "xtask", bin_name = "cargo xtask", version, propagate_version = true)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    version,
+    propagate_version = true
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -64,7 +69,8 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LAKE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LAKE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -106,9 +112,16 @@ fn check(global: &Global) -> anyhow::Result<()> {
     println!(
         "  target     {} {}",
         config.aws.region,
-        config.aws.endpoint_url.as_deref().map_or("(real AWS)".to_owned(), |e| format!("(emulator at {e})"))
+        config
+            .aws
+            .endpoint_url
+            .as_deref()
+            .map_or("(real AWS)".to_owned(), |e| format!("(emulator at {e})"))
     );
-    println!("  cluster    {} running {} on {:?}", cluster.name, cluster.image, cluster.launch_type);
+    println!(
+        "  cluster    {} running {} on {:?}",
+        cluster.name, cluster.image, cluster.launch_type
+    );
     println!(
         "  workers    {}..={} (first deploy: {}), {} CPU units / {} MiB each",
         cluster.workers.min,
@@ -118,9 +131,19 @@ fn check(global: &Global) -> anyhow::Result<()> {
         cluster.workers.memory
     );
     let names: Vec<&str> = config.catalogs.keys().map(String::as_str).collect();
-    println!("  catalogs   {}", if names.is_empty() { "(none)".to_owned() } else { names.join(", ") });
+    println!(
+        "  catalogs   {}",
+        if names.is_empty() {
+            "(none)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
     if let Some(lake) = &config.lake {
-        println!("  lake       s3://{}/{}", lake.bucket, lake.warehouse_prefix);
+        println!(
+            "  lake       s3://{}/{}",
+            lake.bucket, lake.warehouse_prefix
+        );
     }
     if let Some(log) = &config.event_log {
         println!("  event log  {}", log.url);

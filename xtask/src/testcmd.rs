@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 use clap::Args;
 
-use crate::harness::{Emulator, Venv, ensure_databases};
+use crate::harness::{Emulator, Venv, ensure_databases, ensure_jdk};
 
 /// Arguments of `test`.
 #[derive(Debug, Args)]
@@ -27,12 +27,18 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
 
     if !args.integration_only {
         eprintln!("==> unit tests");
-        cargo(&root, &["test", "--workspace", "--lib", "--bins"], &filter, &[])?;
+        cargo(
+            &root,
+            &["test", "--workspace", "--lib", "--bins"],
+            &filter,
+            &[],
+        )?;
     }
 
     eprintln!("==> starting the AWS emulator and checking the databases");
     let venv = Venv::ensure()?;
     ensure_databases()?;
+    ensure_jdk()?;
     let emulator = Emulator::start(&venv)?;
     eprintln!("harness: moto server at {}", emulator.endpoint);
     let mut env = emulator.env();
@@ -41,10 +47,20 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
     eprintln!("==> integration tests (emulator, MariaDB, PostgreSQL, JDK, python client)");
     // `--test '*'` runs every integration-test target (the `tests/` package and any crate's `tests/`
     // directory) but not the unit tests again; `--workspace` keeps the feature set of the first run.
-    cargo(&root, &["test", "--workspace", "--test", "*"], &filter, &env)
+    cargo(
+        &root,
+        &["test", "--workspace", "--test", "*"],
+        &filter,
+        &env,
+    )
 }
 
-fn cargo(root: &std::path::Path, args: &[&str], filter: &[String], env: &[(&str, String)]) -> anyhow::Result<()> {
+fn cargo(
+    root: &std::path::Path,
+    args: &[&str],
+    filter: &[String],
+    env: &[(&str, String)],
+) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&cargo);
     command.current_dir(root).args(args);
@@ -54,7 +70,9 @@ fn cargo(root: &std::path::Path, args: &[&str], filter: &[String], env: &[(&str,
     for (key, value) in env {
         command.env(key, value);
     }
-    let status = command.status().with_context(|| format!("cannot run {cargo} {}", args.join(" ")))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {cargo} {}", args.join(" ")))?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
