@@ -1,18 +1,598 @@
-//! `cargo xtask catalog ...`.
+//! `cargo xtask catalog ...`: catalogs in the lake config and in Parameter Store.
+//!
+//! Definitions come from the lake config (`[catalogs.<name>]`); the store is SSM Parameter Store under
+//! `<parameters.prefix>/<cluster.name>/catalogs/`. Secret values are read from the environment variables the
+//! definitions name (`{ env = "..." }`) and are never printed: output shows parameter names and `${ENV:...}`
+//! references only.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use clap::Subcommand;
+use trino_catalogs::probe::{ProbeOptions, probe};
+use trino_catalogs::store::{CatalogStore, Layout, SsmCatalogStore, resolve_secrets};
+use trino_catalogs::{CatalogSpec, SecretValues, check, check_all, render};
+use trino_ecs_core::config::LakeConfig;
 
-use crate::common::{Global, pending};
+use crate::common::{Global, sdk_config};
 
 /// `catalog` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CatalogCmd {
-    /// Not built yet.
-    #[command(hide = true)]
-    Pending,
+    /// Validate, probe and publish catalogs from the lake config to Parameter Store.
+    Add {
+        /// Catalog names from `[catalogs.<name>]`; none: every catalog in the config.
+        names: Vec<String>,
+        /// Publish without checking connectivity first.
+        #[arg(long)]
+        no_probe: bool,
+    },
+    /// List the catalogs in Parameter Store.
+    List,
+    /// Show one stored catalog: definition (secrets as parameter names), rendered file, ECS secrets, history.
+    Show {
+        /// The catalog name.
+        name: String,
+    },
+    /// Remove a catalog and all its parameters from Parameter Store.
+    Remove {
+        /// The catalog name.
+        name: String,
+    },
+    /// Validate the catalogs of the lake config (no network).
+    Validate {
+        /// Catalog names; none: all.
+        names: Vec<String>,
+    },
+    /// Write the `.properties` files the containers would get.
+    Render {
+        /// The directory to write `<name>.properties` into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Render what is in Parameter Store instead of the lake config.
+        #[arg(long)]
+        from_store: bool,
+    },
+    /// Import an existing catalog directory (e.g. a copy of `/etc/trino/catalog`) into Parameter Store.
+    Import {
+        /// The directory holding `<name>.properties` files.
+        dir: PathBuf,
+        /// Only print what would be published.
+        #[arg(long)]
+        dry_run: bool,
+        /// Publish without checking connectivity first.
+        #[arg(long)]
+        no_probe: bool,
+    },
 }
 
 /// Runs a `catalog` subcommand.
-pub async fn run(_global: &Global, _cmd: CatalogCmd) -> anyhow::Result<()> {
-    pending("catalog", 4)
+pub async fn run(global: &Global, cmd: CatalogCmd) -> anyhow::Result<()> {
+    let config = global.load()?;
+    // Commands that need no AWS stay offline.
+    let needs_aws = !matches!(
+        cmd,
+        CatalogCmd::Validate { .. }
+            | CatalogCmd::Render {
+                from_store: false,
+                ..
+            }
+    ) && !matches!(cmd, CatalogCmd::Import { dry_run: true, .. });
+    let sdk = if needs_aws {
+        Some(sdk_config(&config).await?)
+    } else {
+        None
+    };
+    let layout = layout(&config)?;
+    let store: Box<dyn CatalogStore> = match &sdk {
+        Some(sdk) => Box::new(
+            SsmCatalogStore::from_sdk_config(sdk, layout)
+                .with_kms_key_id(config.parameters.kms_key_id.clone()),
+        ),
+        None => Box::new(trino_catalogs::store::MemoryCatalogStore::new(layout)),
+    };
+    let env = |var: &str| std::env::var(var).ok();
+    let out = execute(&config, store.as_ref(), sdk.as_ref(), cmd, &env).await?;
+    print!("{out}");
+    Ok(())
+}
+
+/// The store layout of the config's cluster.
+pub fn layout(config: &LakeConfig) -> anyhow::Result<Layout> {
+    Ok(Layout::new(
+        &config.parameters.prefix,
+        &config.cluster.name,
+    )?)
+}
+
+/// Runs a command against `store` and returns what to print. `env` looks up secret environment variables.
+pub async fn execute(
+    config: &LakeConfig,
+    store: &dyn CatalogStore,
+    sdk: Option<&aws_config::SdkConfig>,
+    cmd: CatalogCmd,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match cmd {
+        CatalogCmd::Validate { names } => {
+            let chosen = choose(config, &names)?;
+            check_all(chosen.iter().map(|(n, s)| (*n, *s)))?;
+            for (name, spec) in chosen {
+                writeln!(out, "ok  {name} ({})", spec.connector_name())?;
+            }
+        }
+        CatalogCmd::Render {
+            out: dir,
+            from_store,
+        } => {
+            let catalogs: Vec<(String, CatalogSpec)> = if from_store {
+                store
+                    .list()
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.name, c.spec))
+                    .collect()
+            } else {
+                let chosen = choose(config, &[])?;
+                check_all(chosen.iter().map(|(n, s)| (*n, *s)))?;
+                chosen
+                    .into_iter()
+                    .map(|(n, s)| (n.to_owned(), s.clone()))
+                    .collect()
+            };
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (name, spec) in &catalogs {
+                let r = render(name, spec);
+                let path = dir.join(r.file_name());
+                std::fs::write(&path, &r.text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                writeln!(out, "wrote {}", path.display())?;
+                for s in store.layout().ecs_secrets(name, spec) {
+                    writeln!(out, "  secret env {} <- ssm {}", s.env, s.parameter)?;
+                }
+            }
+        }
+        CatalogCmd::Add { names, no_probe } => {
+            let chosen = choose(config, &names)?;
+            check_all(chosen.iter().map(|(n, s)| (*n, *s)))?;
+            for (name, spec) in chosen {
+                publish(
+                    &mut out,
+                    store,
+                    sdk,
+                    name,
+                    spec,
+                    trino_catalogs::spec::secrets_from(name, spec, env)?,
+                    no_probe,
+                )
+                .await?;
+            }
+        }
+        CatalogCmd::Import {
+            dir,
+            dry_run,
+            no_probe,
+        } => {
+            let files =
+                properties_files(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+            anyhow::ensure!(
+                !files.is_empty(),
+                "{} holds no .properties files",
+                dir.display()
+            );
+            let mut imported = Vec::new();
+            for path in &files {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let text = trino_catalogs::properties::decode_file(&bytes);
+                let file = path
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .unwrap_or_default();
+                let i = trino_catalogs::import::import(file, &text)?;
+                check(&i.name, &i.spec)
+                    .with_context(|| format!("{} imports as an invalid catalog", path.display()))?;
+                imported.push(i);
+            }
+            for i in imported {
+                if dry_run {
+                    writeln!(out, "{}: {}", i.name, serde_json::to_string(&i.spec)?)?;
+                    for field in i.secrets.keys() {
+                        writeln!(
+                            out,
+                            "  secret {field}: value found in the file, would be stored as SecureString"
+                        )?;
+                    }
+                    continue;
+                }
+                // Secrets the file referenced as ${ENV:X} come from this process's environment; literal ones
+                // from the file.
+                let mut secrets = trino_catalogs::spec::secrets_from(&i.name, &i.spec, |var| {
+                    env(var).or_else(|| {
+                        i.spec
+                            .secret_fields()
+                            .iter()
+                            .find(|f| matches!(f.source, trino_catalogs::SecretRef::Env(v) if v == var))
+                            .and_then(|f| i.secrets.get(&f.field))
+                            .map(|v| v.expose().to_owned())
+                    })
+                })?;
+                secrets.extend(i.secrets.clone());
+                publish(&mut out, store, sdk, &i.name, &i.spec, secrets, no_probe).await?;
+            }
+        }
+        CatalogCmd::List => {
+            let catalogs = store.list().await?;
+            if catalogs.is_empty() {
+                writeln!(out, "no catalogs under {}", store.layout().root())?;
+            }
+            for c in catalogs {
+                writeln!(
+                    out,
+                    "{:<24} {:<14} v{:<4} {}",
+                    c.name,
+                    c.spec.connector_name(),
+                    c.version,
+                    c.modified_epoch_seconds.map(epoch).unwrap_or_default()
+                )?;
+            }
+        }
+        CatalogCmd::Show { name } => {
+            let c = store
+                .get(&name)
+                .await?
+                .ok_or_else(|| trino_catalogs::Error::NotFound {
+                    catalog: name.clone(),
+                })?;
+            writeln!(
+                out,
+                "catalog {} (version {}, {})",
+                c.name,
+                c.version,
+                store.layout().spec_parameter(&c.name)
+            )?;
+            // The stored definition holds secret *references* (parameter names), never values.
+            writeln!(
+                out,
+                "definition: {}",
+                serde_json::to_string_pretty(&c.spec)?
+            )?;
+            let r = render(&c.name, &c.spec);
+            writeln!(out, "rendered {}:", r.file_name())?;
+            out.push_str(&r.text);
+            for s in store.layout().ecs_secrets(&c.name, &c.spec) {
+                writeln!(
+                    out,
+                    "secret env {} <- ssm {} (value redacted)",
+                    s.env, s.parameter
+                )?;
+            }
+            writeln!(out, "history:")?;
+            for v in store.history(&name).await? {
+                writeln!(
+                    out,
+                    "  v{} {}",
+                    v.version,
+                    v.modified_epoch_seconds.map(epoch).unwrap_or_default()
+                )?;
+            }
+        }
+        CatalogCmd::Remove { name } => {
+            if store.delete(&name).await? {
+                writeln!(
+                    out,
+                    "removed {name} and every parameter under {}",
+                    store.layout().catalog_path(&name)
+                )?;
+            } else {
+                anyhow::bail!("catalog {name:?} not found under {}", store.layout().root());
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn publish(
+    out: &mut String,
+    store: &dyn CatalogStore,
+    sdk: Option<&aws_config::SdkConfig>,
+    name: &str,
+    spec: &CatalogSpec,
+    env_secrets: SecretValues,
+    no_probe: bool,
+) -> anyhow::Result<()> {
+    if no_probe {
+        writeln!(out, "{name}: probe skipped (--no-probe)")?;
+    } else {
+        let secrets = resolve_secrets(name, spec, &env_secrets, store).await?;
+        let report = probe(name, spec, &secrets, sdk, &ProbeOptions::default())
+            .await
+            .with_context(|| {
+                format!("{name} was not published (use --no-probe to publish anyway)")
+            })?;
+        for check in &report.checks {
+            writeln!(out, "{name}: {check}")?;
+        }
+        if let Some(v) = &report.server_version {
+            writeln!(out, "{name}: server version {v}")?;
+        }
+    }
+    let report = store.put(name, spec, &env_secrets).await?;
+    writeln!(
+        out,
+        "{name}: published version {} ({} written, {} unchanged, {} removed)",
+        report.version,
+        report.written.len(),
+        report.unchanged.len(),
+        report.removed.len()
+    )?;
+    for p in report.written {
+        writeln!(out, "  wrote {p}")?;
+    }
+    Ok(())
+}
+
+fn epoch(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn choose<'a>(
+    config: &'a LakeConfig,
+    names: &[String],
+) -> anyhow::Result<Vec<(&'a str, &'a CatalogSpec)>> {
+    if names.is_empty() {
+        return Ok(config
+            .catalogs
+            .iter()
+            .map(|(n, s)| (n.as_str(), s))
+            .collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            config
+                .catalogs
+                .get_key_value(n)
+                .map(|(k, s)| (k.as_str(), s))
+                .ok_or_else(|| anyhow::anyhow!("no [catalogs.{n}] in {}", config.source.display()))
+        })
+        .collect()
+}
+
+/// The `.properties` files of a directory, for tests and callers that want the same listing as `import`.
+pub fn properties_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "properties"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trino_catalogs::store::MemoryCatalogStore;
+
+    const SECRET: &str = "s3cr3t-value-that-must-never-print";
+
+    fn config(dir: &Path) -> LakeConfig {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/lake.toml"),
+        )
+        .unwrap();
+        LakeConfig::parse(&dir.join("lake.toml"), &text).unwrap()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-catalog-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Every command's output and every rendered file is free of the secret values.
+    #[tokio::test]
+    async fn no_secret_value_is_ever_printed_or_rendered() {
+        let dir = scratch("nosecret");
+        let config = config(&dir);
+        let store = MemoryCatalogStore::new(layout(&config).unwrap());
+        // The referenced Redshift password lives in SSM already, as the example config says.
+        store.put_raw("/trino/lake/secrets/redshift", SECRET, true);
+        let env = |var: &str| {
+            var.ends_with("PASSWORD")
+                .then(|| SECRET.to_owned())
+                .or_else(|| (var == "GSHEETS_CREDENTIALS_KEY").then(|| SECRET.to_owned()))
+        };
+        let mut all = String::new();
+        let cmds = vec![
+            CatalogCmd::Validate { names: vec![] },
+            CatalogCmd::Add {
+                names: vec![],
+                no_probe: true,
+            },
+            CatalogCmd::Add {
+                names: vec![],
+                no_probe: true,
+            },
+            CatalogCmd::List,
+            CatalogCmd::Show {
+                name: "orders".into(),
+            },
+            CatalogCmd::Show {
+                name: "sheets".into(),
+            },
+            CatalogCmd::Show {
+                name: "warehouse".into(),
+            },
+            CatalogCmd::Render {
+                out: dir.join("from-config"),
+                from_store: false,
+            },
+            CatalogCmd::Render {
+                out: dir.join("from-store"),
+                from_store: true,
+            },
+            CatalogCmd::Import {
+                dir: dir.join("from-store"),
+                dry_run: true,
+                no_probe: true,
+            },
+        ];
+        for cmd in cmds {
+            all.push_str(&execute(&config, &store, None, cmd, &env).await.unwrap());
+        }
+        assert!(!all.contains(SECRET), "a secret value was printed:\n{all}");
+        assert!(
+            all.contains("orders: published version 1 (2 written"),
+            "{all}"
+        );
+        assert!(
+            all.contains("orders: published version 1 (0 written, 2 unchanged"),
+            "second add is a no-op:\n{all}"
+        );
+        assert!(all.contains("secret env TRINO_CATALOG_ORDERS_PASSWORD <- ssm /trino/lake/catalogs/orders/secrets/password"));
+        for sub in ["from-config", "from-store"] {
+            let files = properties_files(&dir.join(sub)).unwrap();
+            assert_eq!(files.len(), 5, "{sub}: {files:?}");
+            for f in files {
+                let text = std::fs::read_to_string(&f).unwrap();
+                assert!(!text.contains(SECRET), "{} holds a secret", f.display());
+            }
+        }
+        // The secret is in the store, where it belongs.
+        let stored = store
+            .read_secret("/trino/lake/catalogs/orders/secrets/password")
+            .await
+            .unwrap();
+        assert_eq!(stored.expose(), SECRET);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn import_lifts_literal_passwords_into_the_store() {
+        let dir = scratch("import");
+        let config = config(&dir);
+        let store = MemoryCatalogStore::new(layout(&config).unwrap());
+        let catalogs = dir.join("catalog");
+        std::fs::create_dir_all(&catalogs).unwrap();
+        std::fs::write(
+            catalogs.join("legacy.properties"),
+            format!("connector.name=mysql\nconnection-url=jdbc:mysql://db:3306\nconnection-user=ro\nconnection-password={SECRET}\n"),
+        )
+        .unwrap();
+        let env = |_: &str| None;
+        let dry = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Import {
+                dir: catalogs.clone(),
+                dry_run: true,
+                no_probe: true,
+            },
+            &env,
+        )
+        .await
+        .unwrap();
+        assert!(
+            !dry.contains(SECRET) && dry.contains("secret password: value found in the file"),
+            "{dry}"
+        );
+        assert!(
+            store.list().await.unwrap().is_empty(),
+            "a dry run writes nothing"
+        );
+        let out = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Import {
+                dir: catalogs,
+                dry_run: false,
+                no_probe: true,
+            },
+            &env,
+        )
+        .await
+        .unwrap();
+        assert!(!out.contains(SECRET), "{out}");
+        let show = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Show {
+                name: "legacy".into(),
+            },
+            &env,
+        )
+        .await
+        .unwrap();
+        assert!(
+            !show.contains(SECRET)
+                && show.contains("connection-password=${ENV:TRINO_CATALOG_LEGACY_PASSWORD}"),
+            "{show}"
+        );
+        assert_eq!(
+            store
+                .read_secret("/trino/lake/catalogs/legacy/secrets/password")
+                .await
+                .unwrap()
+                .expose(),
+            SECRET
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn add_probes_first_and_publishes_nothing_when_the_probe_fails() {
+        let dir = scratch("probe");
+        let mut config = config(&dir);
+        // A MySQL catalog at a port where nothing listens.
+        config.catalogs.insert(
+            "dead".into(),
+            serde_json::from_str(
+                r#"{"connector":"mysql","url":"jdbc:mysql://127.0.0.1:1","user":"ro"}"#,
+            )
+            .unwrap(),
+        );
+        let store = MemoryCatalogStore::new(layout(&config).unwrap());
+        let env = |_: &str| None;
+        let err = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Add {
+                names: vec!["dead".into()],
+                no_probe: false,
+            },
+            &env,
+        )
+        .await
+        .unwrap_err();
+        let chain = format!("{err:#}");
+        assert!(
+            chain.contains("tcp: connection to 127.0.0.1:1 refused")
+                && chain.contains("was not published"),
+            "{chain}"
+        );
+        assert!(store.get("dead").await.unwrap().is_none());
+        let removed = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Remove {
+                name: "dead".into(),
+            },
+            &env,
+        )
+        .await;
+        assert!(removed.is_err(), "removing a missing catalog is an error");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
