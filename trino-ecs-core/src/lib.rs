@@ -6,6 +6,7 @@ pub mod aws;
 pub mod calls;
 pub mod config;
 pub mod deploy;
+pub mod drain;
 pub mod error;
 pub mod model;
 pub mod plan;

@@ -1,8 +1,20 @@
 //! `cargo xtask plan|deploy|status|scale`: the Trino cluster on ECS.
 
-use clap::Args;
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, Write as _};
+use std::time::{Duration, Instant};
 
-use crate::common::{Global, pending};
+use anyhow::Context as _;
+use clap::Args;
+use trino_catalogs::store::{CatalogStore as _, Layout, SsmCatalogStore};
+use trino_ecs_core::aws::AwsCluster;
+use trino_ecs_core::config::LakeConfig;
+use trino_ecs_core::deploy::{self, DeployOptions};
+use trino_ecs_core::drain::{self, EcsWorkerFleet, HttpNodeApi, ScaleOptions};
+use trino_ecs_core::model::{self, DeployInputs, Desired};
+use trino_ecs_core::plan::Action;
+
+use crate::common::{Global, sdk_config};
 
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
@@ -14,50 +26,302 @@ pub struct DeployArgs {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Wait up to this many seconds for the services to become stable (0: do not wait; the emulator never
+    /// starts tasks).
+    #[arg(long, default_value_t = 0)]
+    pub wait: u64,
+    /// Wait up to this many seconds for another deploy's lock before failing.
+    #[arg(long, default_value_t = 0)]
+    pub lock_wait: u64,
 }
 
 /// Arguments of `status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// The coordinator's base URL (e.g. http://10.0.1.5:8080); when given and reachable, its /v1/info is shown.
+    #[arg(long)]
+    pub coordinator: Option<String>,
+    /// Wait up to this many seconds for the services to become stable (0: do not wait).
+    #[arg(long, default_value_t = 0)]
+    pub wait: u64,
+}
 
 /// Arguments of `scale`.
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
     /// The desired number of workers.
     pub workers: u32,
+    /// Give up draining a worker after this many seconds (its protection stays; nothing is killed).
+    #[arg(long, default_value_t = 3600)]
+    pub drain_timeout: u64,
+}
+
+/// The rendered catalogs and their secret parameters, from the config's `[catalogs]`.
+fn catalog_inputs(
+    config: &LakeConfig,
+) -> anyhow::Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
+    let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
+    let mut files = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for (name, spec) in &config.catalogs {
+        files.insert(name.clone(), trino_catalogs::render(name, spec).text);
+        for s in layout.ecs_secrets(name, spec) {
+            secrets.insert(s.env, s.parameter);
+        }
+    }
+    Ok((files, secrets))
+}
+
+/// The desired state of the cluster `config` describes.
+pub fn desired(config: &LakeConfig) -> anyhow::Result<Desired> {
+    let (catalog_files, catalog_secrets) = catalog_inputs(config)?;
+    let inputs = DeployInputs {
+        catalog_files,
+        catalog_secrets,
+        env: DeployInputs::read_env(config)?,
+    };
+    Ok(model::desired(config, &inputs)?)
+}
+
+/// Publishes the config's catalogs to the catalog store (unchanged parameters are not rewritten).
+async fn publish_catalogs(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
+    let store = SsmCatalogStore::from_sdk_config(sdk, layout)
+        .with_kms_key_id(config.parameters.kms_key_id.clone());
+    for (name, spec) in &config.catalogs {
+        let secrets = trino_catalogs::spec::secrets_from_env(name, spec)?;
+        let report = store
+            .put(name, spec, &secrets)
+            .await
+            .with_context(|| format!("publishing catalog {name}"))?;
+        if !report.written.is_empty() || !report.removed.is_empty() {
+            println!(
+                "catalog {name}: {} parameters written, {} removed",
+                report.written.len(),
+                report.removed.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn adapter(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> AwsCluster {
+    AwsCluster::new(sdk).with_kms_key(config.parameters.kms_key_id.clone())
 }
 
 /// Runs `plan`.
-pub async fn plan(_global: &Global, _args: PlanArgs) -> anyhow::Result<()> {
-    pending("plan", 5)
+pub async fn plan(global: &Global, _args: PlanArgs) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let sdk = sdk_config(&config).await?;
+    let desired = desired(&config)?;
+    let plan = deploy::plan(&adapter(&config, &sdk), &desired).await?;
+    print!("{plan}");
+    Ok(())
+}
+
+fn confirm_on_stdin(plan: &trino_ecs_core::plan::Plan) -> bool {
+    print!("{plan}apply these changes? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+async fn deploy_config(
+    config: &LakeConfig,
+    sdk: &aws_config::SdkConfig,
+    yes: bool,
+    lock_wait: u64,
+) -> anyhow::Result<bool> {
+    let desired = desired(config)?;
+    let aws = adapter(config, sdk);
+    let first = deploy::plan(&aws, &desired).await?;
+    if first.is_empty() {
+        print!("{first}");
+        return Ok(true);
+    }
+    if yes {
+        print!("{first}");
+    } else if !confirm_on_stdin(&first) {
+        println!("nothing applied");
+        return Ok(false);
+    }
+    publish_catalogs(config, sdk).await?;
+    let options = DeployOptions {
+        lock_wait: Duration::from_secs(lock_wait),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let mut step = 0;
+    let applied = deploy::deploy(
+        &aws,
+        &desired,
+        &options,
+        &mut |_| true,
+        &mut |action: &Action| {
+            step += 1;
+            println!("  [{step}] applying {} ...", action.kind());
+        },
+    )
+    .await?;
+    if let Some(plan) = applied {
+        println!(
+            "applied {} actions in {:.1} s",
+            plan.actions.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(true)
 }
 
 /// Runs `deploy`.
-pub async fn deploy(_global: &Global, _args: DeployArgs) -> anyhow::Result<()> {
-    pending("deploy", 5)
+pub async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let sdk = sdk_config(&config).await?;
+    if deploy_config(&config, &sdk, args.yes, args.lock_wait).await? && args.wait > 0 {
+        wait_stable(&adapter(&config, &sdk), &desired(&config)?, args.wait).await?;
+    }
+    Ok(())
+}
+
+async fn wait_stable(aws: &AwsCluster, desired: &Desired, seconds: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let status = aws.status(desired).await?;
+        let line: Vec<String> = status
+            .services
+            .iter()
+            .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+            .collect();
+        println!("[{:>4} s] {}", started.elapsed().as_secs(), line.join(", "));
+        if status.is_stable() {
+            println!("stable");
+            return Ok(());
+        }
+        if started.elapsed() >= Duration::from_secs(seconds) {
+            anyhow::bail!(
+                "the services did not become stable within {seconds} s (an emulator never starts tasks: use --wait 0)"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }
 
 /// Runs `status`.
-pub async fn status(_global: &Global, _args: StatusArgs) -> anyhow::Result<()> {
-    pending("status", 5)
+pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let sdk = sdk_config(&config).await?;
+    let desired = desired(&config)?;
+    let aws = adapter(&config, &sdk);
+    print!("{}", aws.status(&desired).await?);
+    if let Some(url) = &args.coordinator {
+        match HttpNodeApi::new().info(url).await {
+            Ok(info) => println!("coordinator {url}: {info}"),
+            Err(e) => println!("coordinator {url}: not reachable ({e})"),
+        }
+    }
+    if args.wait > 0 {
+        wait_stable(&aws, &desired, args.wait).await?;
+    }
+    Ok(())
 }
 
-/// Runs `scale`.
-pub async fn scale(_global: &Global, _args: ScaleArgs) -> anyhow::Result<()> {
-    pending("scale", 5)
+/// Runs `scale`: drains workers before lowering the count, so no running query is killed.
+pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
+    let config = global.load()?;
+    anyhow::ensure!(
+        (config.cluster.workers.min..=config.cluster.workers.max).contains(&args.workers),
+        "{} workers is outside cluster.workers min..=max ({}..={})",
+        args.workers,
+        config.cluster.workers.min,
+        config.cluster.workers.max
+    );
+    let sdk = sdk_config(&config).await?;
+    let fleet = EcsWorkerFleet::new(
+        &sdk,
+        &config.cluster.name,
+        &format!("{}-worker", config.cluster.name),
+    );
+    let options = ScaleOptions {
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        grace_period: Duration::from_secs(u64::from(config.cluster.shutdown_grace_period_seconds)),
+        ..Default::default()
+    };
+    let report = drain::scale_workers(
+        &fleet,
+        &HttpNodeApi::new(),
+        args.workers,
+        &options,
+        &mut |line: &str| println!("{line}"),
+    )
+    .await?;
+    println!("{report}");
+    Ok(())
+}
+
+/// The emulator's default VPC subnets and security group, looked up with the harness venv's boto3 (moto
+/// validates the awsvpc network of a service; the example config's ids are placeholders).
+fn emulator_network(endpoint: &str, region: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let venv = crate::harness::Venv::ensure()?;
+    let script = r#"
+import boto3, json, sys
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id="testing", aws_secret_access_key="testing")
+subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]]
+print(json.dumps([sorted(subnets)[:2], groups[:1]]))
+"#;
+    let out = std::process::Command::new(venv.python())
+        .args(["-c", script, endpoint, region])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "looking up the emulator's default VPC: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
 }
 
 /// The main job of `cargo xtask local`: plan and deploy `config` into the emulator `sdk` points at.
 pub async fn local_job(
     config: &trino_ecs_core::config::LakeConfig,
-    _sdk: &aws_config::SdkConfig,
+    sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<()> {
+    let endpoint = config
+        .aws
+        .endpoint_url
+        .clone()
+        .context("local_job needs the emulator's endpoint in aws.endpoint_url")?;
+    let mut config = config.clone();
+    let (subnets, groups) = emulator_network(&endpoint, &config.aws.region)?;
+    println!("emulator network: subnets {subnets:?}, security groups {groups:?}");
+    config.cluster.subnets = subnets;
+    config.cluster.security_groups = groups;
     println!(
-        "would deploy cluster {:?} ({} workers, {} catalogs) from {} into the emulator",
+        "deploying cluster {:?} ({} workers, {} catalogs) from {}",
         config.cluster.name,
         config.initial_workers(),
         config.catalogs.len(),
         config.source.display()
     );
-    pending("deploy", 5)
+    deploy_config(&config, sdk, true, 0).await?;
+    println!("--- redeploy (must be a no-op) ---");
+    let desired = desired(&config)?;
+    let counter = trino_ecs_core::calls::CallCounter::new();
+    let aws = AwsCluster::with_counter(sdk, &counter);
+    let plan = deploy::deploy(
+        &aws,
+        &desired,
+        &DeployOptions::default(),
+        &mut |_| true,
+        &mut |_| {},
+    )
+    .await?;
+    print!("{}", plan.unwrap_or_default());
+    println!(
+        "{} AWS calls, {} mutating",
+        counter.calls().len(),
+        counter.mutating().len()
+    );
+    println!("--- status ---");
+    print!("{}", aws.status(&desired).await?);
+    Ok(())
 }

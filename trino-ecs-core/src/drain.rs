@@ -1,0 +1,552 @@
+//! Scaling workers without killing queries.
+//!
+//! Workers run with ECS task scale-in protection. To remove workers, [`scale_workers`]:
+//! 1. protects every running worker (so ECS can remove none of them on its own meanwhile);
+//! 2. picks the workers with the fewest active tasks and puts each into `SHUTTING_DOWN` through
+//!    `PUT /v1/info/state` (Trino then gets no new tasks, finishes the running ones, and exits);
+//! 3. waits at least the shutdown grace period and until each victim reports no active task (or is gone);
+//! 4. releases the victims' protection and lowers the service's desired count, so ECS stops exactly them.
+//!
+//! If draining times out, nothing is killed: the victims keep their protection and the count is unchanged.
+//!
+//! Automatic scale-in: Application Auto Scaling's target tracking may lower the desired count, but ECS does
+//! not stop protected tasks, so an automatic scale-in only takes effect on workers whose protection has
+//! expired or was released. Run `scale` (or a periodic drain loop calling [`scale_workers`] with the
+//! autoscaler's desired count) to carry it out safely; protection expires after `protection_minutes`, after
+//! which automatic scale-in can again kill queries, so the loop must renew it.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+use crate::render::{HTTP_PORT, OPS_USER};
+
+/// A Trino node's state as `/v1/info/state` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeState {
+    /// Serving.
+    Active,
+    /// Draining: no new tasks.
+    ShuttingDown,
+    /// Not serving.
+    Inactive,
+    /// Unreachable: the process has exited.
+    Gone,
+    /// Anything else Trino reports.
+    Other(String),
+}
+
+/// A node's `/v1/info`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Trino's version.
+    #[serde(default)]
+    pub node_version: serde_json::Value,
+    /// `node.environment`.
+    #[serde(default)]
+    pub environment: String,
+    /// Whether it is the coordinator.
+    #[serde(default)]
+    pub coordinator: bool,
+    /// Whether it is still starting.
+    #[serde(default)]
+    pub starting: bool,
+    /// Uptime, e.g. `3.45h`.
+    #[serde(default)]
+    pub uptime: String,
+}
+
+impl fmt::Display for NodeInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let version = self
+            .node_version
+            .get("version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        write!(
+            f,
+            "version {version}, environment {}, {}, uptime {}{}",
+            self.environment,
+            if self.coordinator {
+                "coordinator"
+            } else {
+                "worker"
+            },
+            self.uptime,
+            if self.starting { ", starting" } else { "" }
+        )
+    }
+}
+
+/// The node-state calls draining needs. `node` is a base URL such as `http://10.0.1.7:8080`.
+#[async_trait]
+pub trait NodeStateApi: Send + Sync {
+    /// `GET /v1/info/state`; an unreachable node is [`NodeState::Gone`].
+    async fn state(&self, node: &str) -> Result<NodeState>;
+    /// `PUT /v1/info/state` with `"SHUTTING_DOWN"`.
+    async fn shut_down(&self, node: &str) -> Result<()>;
+    /// Tasks on the node that are not finished (`GET /v1/task`); 0 for a node that is gone.
+    async fn active_tasks(&self, node: &str) -> Result<u32>;
+}
+
+/// [`NodeStateApi`] over HTTP, acting as the ops user the access-control rules allow to shut nodes down.
+#[derive(Debug, Clone)]
+pub struct HttpNodeApi {
+    http: reqwest::Client,
+}
+
+impl Default for HttpNodeApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpNodeApi {
+    /// A client with short timeouts (nodes are on the same network).
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a reqwest client builds");
+        Self { http }
+    }
+
+    /// `GET /v1/info`.
+    pub async fn info(&self, node: &str) -> Result<NodeInfo> {
+        let response = self.get(node, "/v1/info").await?;
+        response
+            .json()
+            .await
+            .map_err(|e| trino(node, format!("unreadable /v1/info: {e}")))
+    }
+
+    async fn get(&self, node: &str, path: &str) -> Result<reqwest::Response> {
+        let response = self
+            .http
+            .get(format!("{}{path}", node.trim_end_matches('/')))
+            .header("X-Trino-User", OPS_USER)
+            .send()
+            .await
+            .map_err(|e| trino(node, format!("GET {path}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(trino(
+                node,
+                format!("GET {path}: HTTP {}", response.status()),
+            ));
+        }
+        Ok(response)
+    }
+}
+
+fn trino(node: &str, reason: String) -> Error {
+    Error::Trino {
+        node: node.to_owned(),
+        reason,
+    }
+}
+
+fn gone(e: &reqwest::Error) -> bool {
+    e.is_connect() || e.is_timeout()
+}
+
+#[async_trait]
+impl NodeStateApi for HttpNodeApi {
+    async fn state(&self, node: &str) -> Result<NodeState> {
+        let url = format!("{}/v1/info/state", node.trim_end_matches('/'));
+        let response = match self
+            .http
+            .get(&url)
+            .header("X-Trino-User", OPS_USER)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if gone(&e) => return Ok(NodeState::Gone),
+            Err(e) => return Err(trino(node, format!("GET /v1/info/state: {e}"))),
+        };
+        if !response.status().is_success() {
+            return Err(trino(
+                node,
+                format!("GET /v1/info/state: HTTP {}", response.status()),
+            ));
+        }
+        let state: String = response
+            .json()
+            .await
+            .map_err(|e| trino(node, format!("unreadable state: {e}")))?;
+        Ok(match state.as_str() {
+            "ACTIVE" => NodeState::Active,
+            "SHUTTING_DOWN" => NodeState::ShuttingDown,
+            "INACTIVE" => NodeState::Inactive,
+            _ => NodeState::Other(state),
+        })
+    }
+
+    async fn shut_down(&self, node: &str) -> Result<()> {
+        let response = self
+            .http
+            .put(format!("{}/v1/info/state", node.trim_end_matches('/')))
+            .header("X-Trino-User", OPS_USER)
+            .header("Content-Type", "application/json")
+            .body("\"SHUTTING_DOWN\"")
+            .send()
+            .await
+            .map_err(|e| trino(node, format!("PUT /v1/info/state: {e}")))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            403 => Err(trino(
+                node,
+                format!(
+                    "the access-control rules do not let {OPS_USER} shut nodes down (HTTP 403)"
+                ),
+            )),
+            code => Err(trino(node, format!("PUT /v1/info/state: HTTP {code}"))),
+        }
+    }
+
+    async fn active_tasks(&self, node: &str) -> Result<u32> {
+        let url = format!("{}/v1/task", node.trim_end_matches('/'));
+        let response = match self
+            .http
+            .get(&url)
+            .header("X-Trino-User", OPS_USER)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if gone(&e) => return Ok(0),
+            Err(e) => return Err(trino(node, format!("GET /v1/task: {e}"))),
+        };
+        if !response.status().is_success() {
+            return Err(trino(
+                node,
+                format!("GET /v1/task: HTTP {}", response.status()),
+            ));
+        }
+        let tasks: Vec<serde_json::Value> = response
+            .json()
+            .await
+            .map_err(|e| trino(node, format!("unreadable /v1/task: {e}")))?;
+        let active = tasks
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t["taskStatus"]["state"].as_str(),
+                    Some("PLANNED" | "RUNNING" | "FLUSHING")
+                )
+            })
+            .count();
+        Ok(active as u32)
+    }
+}
+
+/// A running worker task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerTask {
+    /// The ECS task ARN.
+    pub arn: String,
+    /// Its Trino base URL, `http://<private ip>:8080`, once it has an address.
+    pub node: Option<String>,
+}
+
+/// The worker service's tasks and count.
+#[async_trait]
+pub trait WorkerFleet: Send + Sync {
+    /// Running worker tasks.
+    async fn tasks(&self) -> Result<Vec<WorkerTask>>;
+    /// The service's desired count.
+    async fn desired(&self) -> Result<u32>;
+    /// Sets or clears scale-in protection of `tasks` (for `minutes` when set).
+    async fn protect(&self, tasks: &[String], enabled: bool, minutes: i32) -> Result<()>;
+    /// Sets the service's desired count.
+    async fn set_desired(&self, count: u32) -> Result<()>;
+}
+
+/// How [`scale_workers`] drains.
+#[derive(Debug, Clone)]
+pub struct ScaleOptions {
+    /// Trino's `shutdown.grace-period`: no victim is released earlier.
+    pub grace_period: Duration,
+    /// Give up after this long (nothing is killed then).
+    pub drain_timeout: Duration,
+    /// Interval between polls.
+    pub poll: Duration,
+    /// Protection length in minutes (ECS allows 1..=2880).
+    pub protection_minutes: i32,
+}
+
+impl Default for ScaleOptions {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(120),
+            drain_timeout: Duration::from_secs(3600),
+            poll: Duration::from_secs(5),
+            protection_minutes: 2880,
+        }
+    }
+}
+
+/// What [`scale_workers`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScaleReport {
+    /// The desired count before.
+    pub from: u32,
+    /// The desired count after.
+    pub to: u32,
+    /// The drained task ARNs.
+    pub drained: Vec<String>,
+}
+
+impl fmt::Display for ScaleReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "workers {} -> {}", self.from, self.to)?;
+        if !self.drained.is_empty() {
+            write!(
+                f,
+                " ({} drained: {})",
+                self.drained.len(),
+                self.drained.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Sets the worker count to `target`; when that removes workers, drains them first (see the module docs).
+pub async fn scale_workers(
+    fleet: &dyn WorkerFleet,
+    nodes: &dyn NodeStateApi,
+    target: u32,
+    options: &ScaleOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<ScaleReport> {
+    let from = fleet.desired().await?;
+    let tasks = fleet.tasks().await?;
+    if !tasks.is_empty() {
+        let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
+        fleet
+            .protect(&arns, true, options.protection_minutes)
+            .await?;
+    }
+    let excess = (tasks.len() as u32).saturating_sub(target) as usize;
+    if excess == 0 {
+        if from != target {
+            fleet.set_desired(target).await?;
+            progress(&format!("desired count {from} -> {target}"));
+        }
+        return Ok(ScaleReport {
+            from,
+            to: target,
+            drained: Vec::new(),
+        });
+    }
+
+    // Fewest active tasks first: they drain soonest. Tasks without an address have no Trino yet.
+    let mut load = Vec::new();
+    for task in &tasks {
+        let active = match &task.node {
+            Some(node) => nodes.active_tasks(node).await?,
+            None => 0,
+        };
+        load.push((active, task.clone()));
+    }
+    load.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.arn.cmp(&b.1.arn)));
+    let victims: Vec<WorkerTask> = load.into_iter().take(excess).map(|(_, t)| t).collect();
+
+    let started = Instant::now();
+    for victim in &victims {
+        if let Some(node) = &victim.node {
+            nodes.shut_down(node).await?;
+            progress(&format!(
+                "{}: SHUTTING_DOWN requested at {node}",
+                victim.arn
+            ));
+        }
+    }
+    let mut pending: Vec<&WorkerTask> = victims.iter().filter(|v| v.node.is_some()).collect();
+    loop {
+        let mut still = Vec::new();
+        for victim in pending {
+            let node = victim.node.as_deref().unwrap_or_default();
+            let state = nodes.state(node).await?;
+            let active = if state == NodeState::Gone {
+                0
+            } else {
+                nodes.active_tasks(node).await?
+            };
+            let done = state == NodeState::Gone
+                || (active == 0 && started.elapsed() >= options.grace_period);
+            progress(&format!(
+                "{}: {state:?}, {active} active tasks{}",
+                victim.arn,
+                if done { ", drained" } else { "" }
+            ));
+            if !done {
+                still.push(victim);
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if started.elapsed() >= options.drain_timeout {
+            return Err(Error::Timeout {
+                what: format!(
+                    "{} workers to finish their tasks (they stay protected; nothing was stopped)",
+                    pending.len()
+                ),
+                seconds: options.drain_timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(options.poll).await;
+    }
+
+    let arns: Vec<String> = victims.iter().map(|v| v.arn.clone()).collect();
+    fleet
+        .protect(&arns, false, options.protection_minutes)
+        .await?;
+    fleet.set_desired(target).await?;
+    progress(&format!(
+        "protection released on {} drained workers; desired count {from} -> {target}",
+        arns.len()
+    ));
+    Ok(ScaleReport {
+        from,
+        to: target,
+        drained: arns,
+    })
+}
+
+/// [`WorkerFleet`] over ECS: the worker service's running tasks, task scale-in protection and desired count.
+#[derive(Debug, Clone)]
+pub struct EcsWorkerFleet {
+    ecs: aws_sdk_ecs::Client,
+    cluster: String,
+    service: String,
+}
+
+impl EcsWorkerFleet {
+    /// The fleet of `service` in `cluster`.
+    pub fn new(sdk: &aws_config::SdkConfig, cluster: &str, service: &str) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(sdk), cluster, service)
+    }
+
+    /// The fleet over an existing client.
+    pub fn from_client(ecs: aws_sdk_ecs::Client, cluster: &str, service: &str) -> Self {
+        Self {
+            ecs,
+            cluster: cluster.to_owned(),
+            service: service.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl WorkerFleet for EcsWorkerFleet {
+    async fn tasks(&self) -> Result<Vec<WorkerTask>> {
+        use crate::error::aws;
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_tasks()
+            .cluster(&self.cluster)
+            .service_name(&self.service)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            arns.extend(
+                page.map_err(|e| aws("ecs:ListTasks", e))?
+                    .task_arns()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let mut out = Vec::new();
+        for chunk in arns.chunks(100) {
+            let described = self
+                .ecs
+                .describe_tasks()
+                .cluster(&self.cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws("ecs:DescribeTasks", e))?;
+            for task in described.tasks() {
+                let ip = task
+                    .attachments()
+                    .iter()
+                    .flat_map(|a| a.details())
+                    .find(|d| d.name() == Some("privateIPv4Address"))
+                    .and_then(|d| d.value());
+                out.push(WorkerTask {
+                    arn: task.task_arn().unwrap_or_default().to_owned(),
+                    node: ip.map(|ip| format!("http://{ip}:{HTTP_PORT}")),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn desired(&self) -> Result<u32> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(&self.service)
+            .send()
+            .await
+            .map_err(|e| crate::error::aws("ecs:DescribeServices", e))?;
+        let service = out.services().first().ok_or_else(|| Error::NotFound {
+            operation: "ecs:DescribeServices",
+            message: format!("service {} in cluster {}", self.service, self.cluster),
+        })?;
+        Ok(service.desired_count().max(0) as u32)
+    }
+
+    async fn protect(&self, tasks: &[String], enabled: bool, minutes: i32) -> Result<()> {
+        // UpdateTaskProtection takes at most 10 tasks per call.
+        for chunk in tasks.chunks(10) {
+            let mut req = self
+                .ecs
+                .update_task_protection()
+                .cluster(&self.cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .protection_enabled(enabled);
+            if enabled {
+                req = req.expires_in_minutes(minutes);
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| crate::error::aws("ecs:UpdateTaskProtection", e))?;
+            if let Some(failure) = out.failures().first() {
+                return Err(Error::InvalidParameter {
+                    operation: "ecs:UpdateTaskProtection",
+                    message: format!(
+                        "{}: {}",
+                        failure.arn().unwrap_or("?"),
+                        failure.reason().unwrap_or("failed")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_desired(&self, count: u32) -> Result<()> {
+        self.ecs
+            .update_service()
+            .cluster(&self.cluster)
+            .service(&self.service)
+            .desired_count(count as i32)
+            .send()
+            .await
+            .map_err(|e| crate::error::aws("ecs:UpdateService", e))?;
+        Ok(())
+    }
+}
