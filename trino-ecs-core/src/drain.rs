@@ -427,6 +427,7 @@ pub struct EcsWorkerFleet {
     ecs: aws_sdk_ecs::Client,
     cluster: String,
     service: String,
+    port: u16,
 }
 
 impl EcsWorkerFleet {
@@ -441,7 +442,14 @@ impl EcsWorkerFleet {
             ecs,
             cluster: cluster.to_owned(),
             service: service.to_owned(),
+            port: HTTP_PORT,
         }
+    }
+
+    /// Trino's HTTP port on the workers, when it is not [`HTTP_PORT`].
+    pub fn with_node_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
     }
 }
 
@@ -485,7 +493,7 @@ impl WorkerFleet for EcsWorkerFleet {
                     .and_then(|d| d.value());
                 out.push(WorkerTask {
                     arn: task.task_arn().unwrap_or_default().to_owned(),
-                    node: ip.map(|ip| format!("http://{ip}:{HTTP_PORT}")),
+                    node: ip.map(|ip| format!("http://{ip}:{}", self.port)),
                 });
             }
         }
@@ -548,5 +556,307 @@ impl WorkerFleet for EcsWorkerFleet {
             .await
             .map_err(|e| crate::error::aws("ecs:UpdateService", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_ecs::Client;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+    use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::operation::update_task_protection::UpdateTaskProtectionOutput;
+    use aws_sdk_ecs::types::{Attachment, KeyValuePair, Service, Task};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+
+    use super::*;
+
+    /// A fake Trino worker on a real loopback socket: reports its state, accepts `SHUTTING_DOWN` only from
+    /// the ops user, and finishes one running task per `/v1/task` poll once shutting down.
+    #[derive(Debug)]
+    struct FakeNode {
+        state: &'static str,
+        running: u32,
+        finishes: bool,
+        transitions: Vec<&'static str>,
+    }
+
+    type Shared = Arc<Mutex<FakeNode>>;
+
+    async fn get_state(State(node): State<Shared>) -> axum::Json<&'static str> {
+        axum::Json(node.lock().unwrap().state)
+    }
+
+    async fn put_state(State(node): State<Shared>, headers: HeaderMap, body: String) -> StatusCode {
+        if headers.get("x-trino-user").and_then(|v| v.to_str().ok()) != Some(OPS_USER) {
+            return StatusCode::FORBIDDEN;
+        }
+        if body != "\"SHUTTING_DOWN\"" {
+            return StatusCode::BAD_REQUEST;
+        }
+        let mut n = node.lock().unwrap();
+        n.state = "SHUTTING_DOWN";
+        n.transitions.push("SHUTTING_DOWN");
+        StatusCode::OK
+    }
+
+    async fn tasks(State(node): State<Shared>) -> axum::Json<serde_json::Value> {
+        let mut n = node.lock().unwrap();
+        if n.state == "SHUTTING_DOWN" && n.finishes && n.running > 0 {
+            n.running -= 1;
+        }
+        let mut list: Vec<serde_json::Value> =
+            (0..n.running).map(|i| serde_json::json!({"taskStatus": {"taskId": format!("q.{i}"), "state": "RUNNING"}})).collect();
+        list.push(serde_json::json!({"taskStatus": {"taskId": "done", "state": "FINISHED"}}));
+        axum::Json(serde_json::Value::Array(list))
+    }
+
+    async fn start_node(ip: &str, port: u16, running: u32, finishes: bool) -> Shared {
+        let node = Arc::new(Mutex::new(FakeNode {
+            state: "ACTIVE",
+            running,
+            finishes,
+            transitions: vec!["ACTIVE"],
+        }));
+        let app = Router::new()
+            .route("/v1/info/state", get(get_state).put(put_state))
+            .route("/v1/task", get(tasks))
+            .with_state(node.clone());
+        let listener = tokio::net::TcpListener::bind((ip, port))
+            .await
+            .expect("bind a loopback address");
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        node
+    }
+
+    fn task(arn: &str, ip: &str) -> Task {
+        Task::builder()
+            .task_arn(arn)
+            .attachments(
+                Attachment::builder()
+                    .r#type("ElasticNetworkInterface")
+                    .details(
+                        KeyValuePair::builder()
+                            .name("privateIPv4Address")
+                            .value(ip)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    /// The ECS side through aws-smithy-mocks: answers, and records the call sequence with its arguments.
+    fn ecs(desired: i32, log: Arc<Mutex<Vec<String>>>) -> (Client, Vec<aws_smithy_mocks::Rule>) {
+        let l = log.clone();
+        let describe = mock!(Client::describe_services)
+            .match_requests(move |_| {
+                l.lock().unwrap().push("DescribeServices".into());
+                true
+            })
+            .then_output(move || {
+                DescribeServicesOutput::builder()
+                    .services(Service::builder().desired_count(desired).build())
+                    .build()
+            });
+        let list = mock!(Client::list_tasks).then_output(|| {
+            ListTasksOutput::builder()
+                .task_arns("arn:task/a")
+                .task_arns("arn:task/b")
+                .task_arns("arn:task/c")
+                .build()
+        });
+        let tasks = mock!(Client::describe_tasks).then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(task("arn:task/a", "127.0.0.1"))
+                .tasks(task("arn:task/b", "127.0.0.2"))
+                .tasks(task("arn:task/c", "127.0.0.3"))
+                .build()
+        });
+        let l = log.clone();
+        let protect = mock!(Client::update_task_protection)
+            .match_requests(move |r| {
+                let mut tasks = r.tasks().to_vec();
+                tasks.sort();
+                l.lock().unwrap().push(format!(
+                    "UpdateTaskProtection enabled={} minutes={:?} {}",
+                    r.protection_enabled().unwrap_or_default(),
+                    r.expires_in_minutes(),
+                    tasks.join(",")
+                ));
+                true
+            })
+            .then_output(|| UpdateTaskProtectionOutput::builder().build());
+        let l = log;
+        let update = mock!(Client::update_service)
+            .match_requests(move |r| {
+                l.lock()
+                    .unwrap()
+                    .push(format!("UpdateService desired={:?}", r.desired_count()));
+                true
+            })
+            .then_output(|| UpdateServiceOutput::builder().build());
+        let rules = vec![describe, list, tasks, protect, update];
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &rules);
+        (client, rules)
+    }
+
+    async fn free_port() -> u16 {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn options() -> ScaleOptions {
+        ScaleOptions {
+            grace_period: Duration::from_millis(200),
+            drain_timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(20),
+            protection_minutes: 60,
+        }
+    }
+
+    #[tokio::test]
+    async fn scale_in_drains_the_least_busy_workers_before_lowering_the_count() {
+        let port = free_port().await;
+        let a = start_node("127.0.0.1", port, 0, true).await;
+        let b = start_node("127.0.0.2", port, 2, true).await;
+        let c = start_node("127.0.0.3", port, 5, true).await;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (client, _rules) = ecs(3, log.clone());
+        let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
+        let mut lines = Vec::new();
+        let report = scale_workers(
+            &fleet,
+            &HttpNodeApi::new(),
+            1,
+            &options(),
+            &mut |l: &str| lines.push(l.to_owned()),
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(
+            report,
+            ScaleReport {
+                from: 3,
+                to: 1,
+                drained: vec!["arn:task/a".into(), "arn:task/b".into()]
+            }
+        );
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "DescribeServices",
+                "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c",
+                "UpdateTaskProtection enabled=false minutes=None arn:task/a,arn:task/b",
+                "UpdateService desired=Some(1)",
+            ]
+        );
+        assert_eq!(a.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
+        assert_eq!(b.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
+        assert_eq!(
+            b.lock().unwrap().running,
+            0,
+            "released only after its queries finished"
+        );
+        assert_eq!(
+            c.lock().unwrap().transitions,
+            ["ACTIVE"],
+            "the busiest worker keeps running"
+        );
+        assert_eq!(c.lock().unwrap().running, 5);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("arn:task/b: ShuttingDown, 0 active tasks, drained")),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_drain_that_times_out_stops_nothing() {
+        let port = free_port().await;
+        let _a = start_node("127.0.0.1", port, 3, false).await;
+        let _b = start_node("127.0.0.2", port, 4, false).await;
+        let _c = start_node("127.0.0.3", port, 5, false).await;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (client, _rules) = ecs(3, log.clone());
+        let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
+        let options = ScaleOptions {
+            drain_timeout: Duration::from_millis(300),
+            ..options()
+        };
+        let err = scale_workers(&fleet, &HttpNodeApi::new(), 2, &options, &mut |_: &str| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "DescribeServices",
+                "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c"
+            ],
+            "no protection released, no count lowered"
+        );
+    }
+
+    #[tokio::test]
+    async fn scale_out_only_raises_the_count() {
+        let port = free_port().await;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (client, _rules) = ecs(3, log.clone());
+        let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
+        let report = scale_workers(
+            &fleet,
+            &HttpNodeApi::new(),
+            4,
+            &options(),
+            &mut |_: &str| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.to, 4);
+        assert_eq!(
+            log.lock().unwrap().last().unwrap(),
+            "UpdateService desired=Some(4)"
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_node_is_gone_and_forbidden_shutdown_is_explained() {
+        let port = free_port().await;
+        let api = HttpNodeApi::new();
+        assert_eq!(
+            api.state(&format!("http://127.0.0.1:{port}"))
+                .await
+                .unwrap(),
+            NodeState::Gone
+        );
+        let _node = start_node("127.0.0.1", port, 0, true).await;
+        let err = api.shut_down(&format!("http://127.0.0.1:{port}/")).await;
+        assert!(err.is_ok(), "{err:?}");
+        let other = reqwest::Client::new()
+            .put(format!("http://127.0.0.1:{port}/v1/info/state"))
+            .header("X-Trino-User", "analyst")
+            .body("\"SHUTTING_DOWN\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            other.status(),
+            403,
+            "the fake enforces the same rule as rules.json"
+        );
     }
 }

@@ -568,6 +568,7 @@ mod tests {
                 (d.scaling.queue_alarm.clone(), true),
             )]
             .into(),
+            unsupported: Vec::new(),
         }
     }
 
