@@ -329,13 +329,17 @@ pub fn simulate(
             last_access: g.created_day,
         })
         .collect();
+    let active: Vec<usize> = (0..trace.groups.len())
+        .filter(|i| schedules[*i].is_some())
+        .collect();
     let mut reads = trace.reads.partition_point(|r| r.day < from);
     let standard = prices.storage("STANDARD");
     for day in from..to {
         let month = ((((day - from) as f64) / DAYS_PER_MONTH) as usize).min(months - 1);
         let cost = &mut report.months[month];
         // Transitions and storage.
-        for (index, group) in trace.groups.iter().enumerate() {
+        for &index in &active {
+            let group = &trace.groups[index];
             let Some(schedule) = &schedules[index] else {
                 continue;
             };

@@ -18,4 +18,5 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub mod cost;
+pub mod recommend;
 pub mod trace;
