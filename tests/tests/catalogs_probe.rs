@@ -245,6 +245,23 @@ async fn postgres_and_redshift_probes_classify_failures() {
         }
     );
 
+    // A URL that requires TLS gets TLS or a TLS failure (this server's certificate is self-signed, which no
+    // public root signs), never a silent plaintext login.
+    let tls = run(
+        &CatalogSpec::Postgresql(jdbc(
+            "jdbc:postgresql://127.0.0.1:5432/test?sslmode=require",
+            "postgres",
+            false,
+        )),
+        &SecretValues::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&tls, ProbeFailure::Tls { detail } if detail.contains("certificate")),
+        "{tls:?}"
+    );
+
     let dns = run(
         &CatalogSpec::Postgresql(jdbc(
             "jdbc:postgresql://nonexistent.invalid:5432/test",

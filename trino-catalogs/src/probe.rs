@@ -436,14 +436,6 @@ async fn postgres(
     password: Option<String>,
     options: &ProbeOptions,
 ) -> std::result::Result<String, ProbeFailure> {
-    if wants_tls(url) {
-        return Err(ProbeFailure::Tls {
-            detail:
-                "the URL requires TLS, which the postgresql/redshift probe does not support yet; \
-                     probe without TLS or publish with --no-probe"
-                    .to_owned(),
-        });
-    }
     let mut config = tokio_postgres::Config::new();
     config
         .host(&url.host)
@@ -457,14 +449,52 @@ async fn postgres(
     if let Some(pw) = &password {
         config.password(pw);
     }
-    let classify = |e: tokio_postgres::Error| classify_postgres(&e, user, url);
-    let (client, connection) =
-        tokio::time::timeout(options.timeout, config.connect(tokio_postgres::NoTls))
-            .await
-            .map_err(|_| ProbeFailure::Other {
-                detail: "postgresql login timed out".to_owned(),
+    if wants_tls(url) {
+        // TLS as the JDBC URL asks for it, verified against the Mozilla root store (Redshift and RDS
+        // certificates chain to Amazon's public roots).
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ProbeFailure::Tls {
+                detail: e.to_string(),
             })?
-            .map_err(classify)?;
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        pg_session(
+            &config,
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+            user,
+            url,
+            options,
+        )
+        .await
+    } else {
+        pg_session(&config, tokio_postgres::NoTls, user, url, options).await
+    }
+}
+
+async fn pg_session<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    user: &str,
+    url: &JdbcUrl,
+    options: &ProbeOptions,
+) -> std::result::Result<String, ProbeFailure>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let classify = |e: tokio_postgres::Error| classify_postgres(&e, user, url);
+    let (client, connection) = tokio::time::timeout(options.timeout, config.connect(tls))
+        .await
+        .map_err(|_| ProbeFailure::Other {
+            detail: "postgresql login timed out".to_owned(),
+        })?
+        .map_err(classify)?;
     let task = tokio::spawn(connection);
     let result = async {
         let row = client.query_one("SELECT 1", &[]).await.map_err(classify)?;
@@ -507,7 +537,10 @@ fn classify_postgres(e: &tokio_postgres::Error, user: &str, url: &JdbcUrl) -> Pr
             detail: format!("postgresql error {}: {}", code.code(), db.message()),
         };
     }
-    let text = e.to_string();
+    let text = describe(e);
+    if text.contains("TLS") || text.contains("tls") || text.contains("certificate") {
+        return ProbeFailure::Tls { detail: text };
+    }
     if text.contains("password") {
         // The server asked for a password and none was configured.
         return ProbeFailure::Auth {
@@ -516,6 +549,18 @@ fn classify_postgres(e: &tokio_postgres::Error, user: &str, url: &JdbcUrl) -> Pr
         };
     }
     ProbeFailure::Other { detail: text }
+}
+
+/// The error and its causes on one line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Checks that `key` is base64 of a Google service-account JSON key; returns its `client_email`.
