@@ -1099,17 +1099,16 @@ where
         + Sync
         + 'static,
 {
-    if let Some(raw) = e.raw_response() {
-        if raw.status().as_u16() == 404
-            && aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).is_none()
-        {
-            return Error::Unsupported {
-                operation,
-                message:
-                    "the endpoint answered 404 (it does not implement this CloudWatch protocol)"
-                        .into(),
-            };
-        }
+    let not_routed = e
+        .raw_response()
+        .is_some_and(|raw| raw.status().as_u16() == 404)
+        && aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).is_none();
+    if not_routed {
+        return Error::Unsupported {
+            operation,
+            message: "the endpoint answered 404 (it does not implement this CloudWatch protocol)"
+                .into(),
+        };
     }
     aws(operation, e)
 }
