@@ -17,6 +17,8 @@ pub mod policy;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub mod classify;
 pub mod cost;
+pub mod evidence;
 pub mod recommend;
 pub mod trace;
