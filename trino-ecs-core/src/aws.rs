@@ -400,7 +400,7 @@ impl AwsCluster {
                             .await?
                         }
                     };
-                    self.put_alarm(spec, &arn).await?;
+                    put_alarm(&self.cw, spec, &arn).await?;
                 }
             }
         }
@@ -748,32 +748,6 @@ impl AwsCluster {
         Ok(out.policy_arn().to_owned())
     }
 
-    async fn put_alarm(&self, spec: &AlarmSpec, policy_arn: &str) -> Result<()> {
-        self.cw
-            .put_metric_alarm()
-            .alarm_name(&spec.name)
-            .alarm_description("Adds Trino workers when queries queue (trino-ecs-core)")
-            .namespace(&spec.namespace)
-            .metric_name(&spec.metric)
-            .dimensions(
-                cw::types::Dimension::builder()
-                    .name("ClusterName")
-                    .value(&spec.cluster)
-                    .build(),
-            )
-            .statistic(cw::types::Statistic::Average)
-            .period(spec.period)
-            .evaluation_periods(spec.evaluation_periods)
-            .threshold(spec.threshold)
-            .comparison_operator(cw::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
-            .treat_missing_data("notBreaching")
-            .alarm_actions(policy_arn)
-            .send()
-            .await
-            .map_err(|e| cw_err("cloudwatch:PutMetricAlarm", e))?;
-        Ok(())
-    }
-
     /// Publishes the queued-queries-per-worker metric the step policy's alarm watches (run it periodically,
     /// e.g. from the coordinator's `/metrics` or `system.runtime.queries`).
     pub async fn publish_queue_metric(
@@ -1086,6 +1060,32 @@ impl std::fmt::Display for ClusterStatus {
     }
 }
 
+/// Creates or updates the queued-queries alarm, wired to the step policy `policy_arn`.
+async fn put_alarm(cw: &cw::Client, spec: &AlarmSpec, policy_arn: &str) -> Result<()> {
+    cw.put_metric_alarm()
+        .alarm_name(&spec.name)
+        .alarm_description("Adds Trino workers when queries queue (trino-ecs-core)")
+        .namespace(&spec.namespace)
+        .metric_name(&spec.metric)
+        .dimensions(
+            cw::types::Dimension::builder()
+                .name("ClusterName")
+                .value(&spec.cluster)
+                .build(),
+        )
+        .statistic(cw::types::Statistic::Average)
+        .period(spec.period)
+        .evaluation_periods(spec.evaluation_periods)
+        .threshold(spec.threshold)
+        .comparison_operator(cw::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("notBreaching")
+        .alarm_actions(policy_arn)
+        .send()
+        .await
+        .map_err(|e| cw_err("cloudwatch:PutMetricAlarm", e))?;
+    Ok(())
+}
+
 /// CloudWatch speaks CBOR (smithy rpc-v2) in current SDKs; an endpoint that does not route it (moto
 /// 5.2) answers 404 with HTML, which is an unsupported operation rather than a failure of the request.
 fn cw_err<E>(
@@ -1147,4 +1147,74 @@ fn policy_from_aws(p: &aas::types::ScalingPolicy) -> Option<PolicySpec> {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatch::Client;
+    use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::*;
+
+    // moto 5.2 does not route CloudWatch's CBOR protocol, so the alarm's request shape is checked here.
+    #[tokio::test]
+    async fn queue_alarm_request_shape() {
+        let spec = AlarmSpec {
+            name: "lake-workers-queued-queries".into(),
+            namespace: "TrinoLake".into(),
+            metric: "QueuedQueriesPerWorker".into(),
+            cluster: "lake".into(),
+            period: 60,
+            evaluation_periods: 2,
+            threshold: 5.0,
+        };
+        let rule = mock!(Client::put_metric_alarm)
+            .match_requests(|r| {
+                r.alarm_name() == Some("lake-workers-queued-queries")
+                    && r.namespace() == Some("TrinoLake")
+                    && r.metric_name() == Some("QueuedQueriesPerWorker")
+                    && r.dimensions().len() == 1
+                    && r.dimensions()[0].name() == Some("ClusterName")
+                    && r.dimensions()[0].value() == Some("lake")
+                    && r.statistic() == Some(&cw::types::Statistic::Average)
+                    && r.period() == Some(60)
+                    && r.evaluation_periods() == Some(2)
+                    && r.threshold() == Some(5.0)
+                    && r.comparison_operator()
+                        == Some(&cw::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+                    && r.alarm_actions() == ["arn:aws:autoscaling:policy/step"]
+            })
+            .then_output(|| PutMetricAlarmOutput::builder().build());
+        let client = mock_client!(aws_sdk_cloudwatch, [&rule]);
+        put_alarm(&client, &spec, "arn:aws:autoscaling:policy/step")
+            .await
+            .unwrap();
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn unrouted_cloudwatch_is_unsupported_not_a_failure() {
+        let rule = mock!(Client::describe_alarms).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(404).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<!doctype html><title>404 Not Found</title>",
+                ),
+            )
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, [&rule]);
+        let err = client.describe_alarms().send().await.unwrap_err();
+        let err = cw_err("cloudwatch:DescribeAlarms", err);
+        assert!(
+            matches!(
+                err,
+                Error::Unsupported {
+                    operation: "cloudwatch:DescribeAlarms",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 }
