@@ -19,7 +19,7 @@ pub enum BenchCmd {
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Client => pending("bench client", 3),
-        BenchCmd::Deploy => pending("bench deploy", 5),
+        BenchCmd::Deploy => crate::cluster::bench_deploy().await,
         BenchCmd::Lifecycle => pending("bench lifecycle", 6),
     }
 }

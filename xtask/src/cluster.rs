@@ -325,3 +325,109 @@ pub async fn local_job(
     print!("{}", aws.status(&desired).await?);
     Ok(())
 }
+
+/// The resource kind an AWS operation works on, for call-count tables.
+fn kind_of(service: &str, operation: &str) -> &'static str {
+    match (service, operation) {
+        ("SSM", op) if op.contains("Parameter") => "parameter",
+        ("ServiceDiscovery", _) => "namespace",
+        ("ECS", op) if op.contains("TaskDefinition") => "task-definition",
+        ("ECS", op) if op.contains("Cluster") => "cluster",
+        ("ECS", _) => "service",
+        (_, op) if op.contains("ScalableTarget") => "scalable-target",
+        (_, op) if op.contains("Polic") => "scaling-policy",
+        ("CloudWatch", _) => "alarm",
+        _ => "other",
+    }
+}
+
+fn print_calls(title: &str, counter: &trino_ecs_core::calls::CallCounter) -> usize {
+    let mut table: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let calls = counter.calls();
+    for call in &calls {
+        let entry = table
+            .entry(kind_of(&call.service, &call.operation))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(call.is_mutating());
+    }
+    println!(
+        "{title}: {} AWS calls ({} mutating)",
+        calls.len(),
+        calls.iter().filter(|c| c.is_mutating()).count()
+    );
+    for (kind, (all, mutating)) in &table {
+        println!("  {kind:<16} {all:>3} calls  {mutating:>3} mutating");
+    }
+    calls.len()
+}
+
+/// `cargo xtask bench deploy`: AWS calls per first deploy, per no-op plan and per no-op deploy of
+/// examples/local.toml into a fresh emulator, by resource kind.
+pub async fn bench_deploy() -> anyhow::Result<()> {
+    let root = crate::common::workspace_root()?;
+    let mut config = LakeConfig::load(&root.join("examples/local.toml"))?;
+    let venv = crate::harness::Venv::ensure()?;
+    let emulator = crate::harness::Emulator::start(&venv)?;
+    config.aws.endpoint_url = Some(emulator.endpoint.clone());
+    let sdk = crate::local::emulator_sdk_config(&config, &emulator.endpoint).await;
+    let (subnets, groups) = emulator_network(&emulator.endpoint, &config.aws.region)?;
+    config.cluster.subnets = subnets;
+    config.cluster.security_groups = groups;
+    publish_catalogs(&config, &sdk).await?;
+    let desired = desired(&config)?;
+    let counter = trino_ecs_core::calls::CallCounter::new();
+    let aws = AwsCluster::with_counter(&sdk, &counter);
+
+    let started = Instant::now();
+    let plan = deploy::deploy(
+        &aws,
+        &desired,
+        &DeployOptions::default(),
+        &mut |_| true,
+        &mut |_| {},
+    )
+    .await?;
+    let first_time = started.elapsed();
+    let actions = plan.map_or(0, |p| p.actions.len());
+    let first = print_calls(
+        &format!(
+            "first deploy ({actions} actions, {:.2} s)",
+            first_time.as_secs_f64()
+        ),
+        &counter,
+    );
+
+    counter.reset();
+    let started = Instant::now();
+    let noop = deploy::plan(&aws, &desired).await?;
+    anyhow::ensure!(
+        noop.is_empty(),
+        "the plan after a deploy is not empty:\n{noop}"
+    );
+    let plan_calls = print_calls(
+        &format!("no-op plan ({:.3} s)", started.elapsed().as_secs_f64()),
+        &counter,
+    );
+
+    counter.reset();
+    deploy::deploy(
+        &aws,
+        &desired,
+        &DeployOptions::default(),
+        &mut |_| true,
+        &mut |_| {},
+    )
+    .await?;
+    print_calls("no-op deploy", &counter);
+    anyhow::ensure!(
+        counter.mutating().is_empty(),
+        "a no-op deploy sent mutating calls: {:?}",
+        counter.mutating()
+    );
+    println!(
+        "ratio: a no-op plan costs {plan_calls}/{first} = {:.2} of a first deploy's calls",
+        plan_calls as f64 / first.max(1) as f64
+    );
+    Ok(())
+}
