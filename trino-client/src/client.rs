@@ -82,6 +82,7 @@ pub struct ClientBuilder {
     spool_concurrency: usize,
     heartbeat: Duration,
     buffered_chunks: usize,
+    segment_lookahead_batches: usize,
     redirect_handler: Option<Arc<dyn RedirectHandler>>,
     oauth_timeout: Duration,
 }
@@ -226,6 +227,12 @@ impl ClientBuilder {
         self.buffered_chunks = n.max(1);
         self
     }
+    /// How many batches of 4096 decoded rows each downloading segment may hold ahead of the consumer. Higher
+    /// values let more segments decode in parallel; memory grows with `spool_concurrency` times this.
+    pub fn segment_lookahead_batches(mut self, n: usize) -> Self {
+        self.segment_lookahead_batches = n.max(1);
+        self
+    }
     /// Enables OAuth2 external authentication with this redirect handler.
     pub fn oauth2(mut self, handler: Arc<dyn RedirectHandler>) -> Self {
         self.redirect_handler = Some(handler);
@@ -306,6 +313,7 @@ impl ClientBuilder {
                 spool_concurrency: self.spool_concurrency,
                 heartbeat: self.heartbeat,
                 buffered_chunks: self.buffered_chunks,
+                segment_lookahead_batches: self.segment_lookahead_batches,
                 redirect_handler: self.redirect_handler,
                 oauth_timeout: self.oauth_timeout,
             }),
@@ -337,6 +345,7 @@ pub(crate) struct Inner {
     pub(crate) spool_concurrency: usize,
     pub(crate) heartbeat: Duration,
     pub(crate) buffered_chunks: usize,
+    pub(crate) segment_lookahead_batches: usize,
     redirect_handler: Option<Arc<dyn RedirectHandler>>,
     oauth_timeout: Duration,
 }
@@ -381,6 +390,7 @@ impl Client {
             spool_concurrency: 4,
             heartbeat: Duration::from_secs(30),
             buffered_chunks: 4,
+            segment_lookahead_batches: 8,
             redirect_handler: None,
             oauth_timeout: Duration::from_secs(300),
         }

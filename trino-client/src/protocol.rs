@@ -60,6 +60,19 @@ pub enum QueryData {
 }
 
 impl QueryResults {
+    /// Like [`QueryResults::query_data`], but moves the rows out instead of copying them.
+    pub fn take_query_data(&mut self) -> crate::Result<Option<QueryData>> {
+        match self.data.take() {
+            Some(raw) if !raw.get().trim_start().starts_with('{') => {
+                Ok(Some(QueryData::Direct(raw)))
+            }
+            other => {
+                self.data = other;
+                self.query_data()
+            }
+        }
+    }
+
     /// Parses the `data` field into direct rows or spooled segments.
     pub fn query_data(&self) -> crate::Result<Option<QueryData>> {
         let Some(raw) = &self.data else {

@@ -145,6 +145,7 @@ struct Shared {
     node_state: String,
     oauth_token: Option<String>,
     oauth_polls: HashMap<String, usize>,
+    latency: std::time::Duration,
 }
 
 /// The replay coordinator. Dropping it stops the server.
@@ -242,6 +243,11 @@ impl ReplayServer {
     /// The state last set through `PUT /v1/info/state`.
     pub fn node_state(&self) -> String {
         self.shared.lock().expect("lock").node_state.clone()
+    }
+
+    /// Delays every response by this much (emulates the round trip to a remote coordinator or object store).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.shared.lock().expect("lock").latency = latency;
     }
 
     /// Requires OAuth2: statement requests without `Authorization: Bearer <token>` get the 401 challenge; the
@@ -408,6 +414,10 @@ fn serve_step(s: &Shared, script: &Script, qid: u64, token: usize, attempt: usiz
 }
 
 async fn handle(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Response {
+    let latency = shared.lock().expect("lock").latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let method = req.method().clone();
     let path = req
         .uri()

@@ -63,17 +63,22 @@ impl QueryResult {
     }
 }
 
-type SegmentHandle = JoinHandle<Result<(Vec<Row>, OwnedSemaphorePermit)>>;
+type DecodeHandle = JoinHandle<Result<(Vec<Row>, OwnedSemaphorePermit)>>;
 
 enum Chunk {
+    /// Rows ready now.
     Rows(Vec<Row>),
-    Segment(SegmentHandle),
+    /// A page being decoded on a blocking thread.
+    Decoding(DecodeHandle),
+    /// A spooled segment being downloaded and decoded in batches (ends when the channel closes).
+    Batches(mpsc::Receiver<Result<Vec<Row>>>),
 }
 
 /// The rows of a running query, in order. Dropping it cancels the query if it has not finished.
 pub struct QueryStream {
     rx: mpsc::Receiver<Result<Chunk>>,
-    pending: Option<SegmentHandle>,
+    pending: Option<DecodeHandle>,
+    batches: Option<mpsc::Receiver<Result<Vec<Row>>>>,
     current: std::vec::IntoIter<Row>,
     status: Arc<Mutex<QueryStatus>>,
     cancel: CancellationToken,
@@ -166,6 +171,7 @@ impl QueryStream {
         Ok(QueryStream {
             rx,
             pending: None,
+            batches: None,
             current: Vec::new().into_iter(),
             status,
             cancel,
@@ -193,29 +199,51 @@ impl QueryStream {
         self.cancel.cancel();
     }
 
-    /// The next batch of rows (a page or a segment); `None` at the end. Faster than row-by-row polling.
+    /// The next batch of rows (a page or part of a segment); `None` at the end. Faster than row-by-row
+    /// polling.
     pub async fn next_batch(&mut self) -> Option<Result<Vec<Row>>> {
         let rest: Vec<Row> = std::mem::take(&mut self.current).collect();
         if !rest.is_empty() {
             return Some(Ok(rest));
         }
+        std::future::poll_fn(|cx| self.poll_batch(cx)).await
+    }
+
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Vec<Row>>>> {
         loop {
-            if let Some(h) = self.pending.take() {
-                return Some(join_segment(h.await));
+            if let Some(h) = self.pending.as_mut() {
+                let r = futures::ready!(Pin::new(h).poll(cx));
+                self.pending = None;
+                return Poll::Ready(Some(join_decoded(r).inspect_err(|_| self.done = true)));
+            }
+            if let Some(batches) = self.batches.as_mut() {
+                match futures::ready!(batches.poll_recv(cx)) {
+                    Some(Ok(rows)) => return Poll::Ready(Some(Ok(rows))),
+                    Some(Err(e)) => {
+                        self.done = true;
+                        self.batches = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    None => {
+                        self.batches = None;
+                        continue;
+                    }
+                }
             }
             if self.done {
-                return None;
+                return Poll::Ready(None);
             }
-            match self.rx.recv().await {
-                Some(Ok(Chunk::Rows(rows))) => return Some(Ok(rows)),
-                Some(Ok(Chunk::Segment(h))) => self.pending = Some(h),
+            match futures::ready!(self.rx.poll_recv(cx)) {
+                Some(Ok(Chunk::Rows(rows))) => return Poll::Ready(Some(Ok(rows))),
+                Some(Ok(Chunk::Decoding(h))) => self.pending = Some(h),
+                Some(Ok(Chunk::Batches(rx))) => self.batches = Some(rx),
                 Some(Err(e)) => {
                     self.done = true;
-                    return Some(Err(e));
+                    return Poll::Ready(Some(Err(e)));
                 }
                 None => {
                     self.done = true;
-                    return None;
+                    return Poll::Ready(None);
                 }
             }
         }
@@ -234,7 +262,7 @@ impl QueryStream {
     }
 }
 
-fn join_segment(
+fn join_decoded(
     r: std::result::Result<Result<(Vec<Row>, OwnedSemaphorePermit)>, tokio::task::JoinError>,
 ) -> Result<Vec<Row>> {
     match r {
@@ -254,32 +282,10 @@ impl Stream for QueryStream {
             if let Some(row) = this.current.next() {
                 return Poll::Ready(Some(Ok(row)));
             }
-            if let Some(h) = this.pending.as_mut() {
-                let r = futures::ready!(Pin::new(h).poll(cx));
-                this.pending = None;
-                match join_segment(r) {
-                    Ok(rows) => this.current = rows.into_iter(),
-                    Err(e) => {
-                        this.done = true;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                }
-                continue;
-            }
-            if this.done {
-                return Poll::Ready(None);
-            }
-            match futures::ready!(this.rx.poll_recv(cx)) {
-                Some(Ok(Chunk::Rows(rows))) => this.current = rows.into_iter(),
-                Some(Ok(Chunk::Segment(h))) => this.pending = Some(h),
-                Some(Err(e)) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                None => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
+            match futures::ready!(this.poll_batch(cx)) {
+                Some(Ok(rows)) => this.current = rows.into_iter(),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
             }
         }
     }
@@ -359,22 +365,19 @@ impl Driver {
                 return Err(Err(e));
             }
             let columns = self.status.lock().expect("status lock").columns.clone();
-            match page.query_data().map_err(Err)? {
+            match page.take_query_data().map_err(Err)? {
                 None => {}
                 Some(QueryData::Direct(raw)) => {
                     let columns = columns.ok_or_else(|| Err(no_columns(&page.id)))?;
-                    let mut rows = Vec::new();
-                    decode_rows(
-                        raw.get().as_bytes(),
-                        &columns,
-                        &mut rows,
-                        &format!("data of query {}", page.id),
-                    )
-                    .map_err(Err)?;
-                    drop(raw);
-                    if !rows.is_empty() {
-                        self.deliver(Chunk::Rows(rows), next.as_ref()).await?;
-                    }
+                    // Decode on a blocking thread while this task already fetches the next page.
+                    let permit = self.permit(next.as_ref()).await?;
+                    let context = format!("data of query {}", page.id);
+                    let handle = tokio::task::spawn_blocking(move || {
+                        let mut rows = Vec::new();
+                        decode_rows(raw.get().as_bytes(), &columns, &mut rows, &context)?;
+                        Ok((rows, permit))
+                    });
+                    self.deliver(Chunk::Decoding(handle), next.as_ref()).await?;
                 }
                 Some(QueryData::Spooled(data)) => {
                     self.status.lock().expect("status lock").spooling_encoding =
@@ -421,10 +424,9 @@ impl Driver {
                                     encoding: data.encoding.clone(),
                                     columns: columns.clone(),
                                 };
-                                let handle = tokio::spawn(async move {
-                                    job.run().await.map(|rows| (rows, permit))
-                                });
-                                self.deliver(Chunk::Segment(handle), next.as_ref()).await?;
+                                let (tx, rx) = mpsc::channel(self.inner.segment_lookahead_batches);
+                                tokio::spawn(job.run(tx, permit));
+                                self.deliver(Chunk::Batches(rx), next.as_ref()).await?;
                             }
                         }
                     }
@@ -526,19 +528,21 @@ fn header_map(h: &BTreeMap<String, Vec<String>>) -> Result<HeaderMap> {
     Ok(map)
 }
 
-/// Checks sizes, decompresses and decodes one segment's bytes.
-fn decode_segment(
-    bytes: &[u8],
+/// Checks sizes and decompresses one segment's bytes into its JSON.
+fn segment_json<'a>(
+    bytes: &'a [u8],
     encoding: &str,
     meta: &SegmentMetadata,
-    columns: &Arc<Columns>,
     context: &str,
-) -> Result<Vec<Row>> {
+) -> Result<std::borrow::Cow<'a, [u8]>> {
     let bad = |message: String| Error::Protocol {
         context: context.to_string(),
         message,
         position: None,
     };
+    if !matches!(encoding, "json" | "json+zstd" | "json+lz4") {
+        return Err(bad(format!("unsupported encoding {encoding:?}")));
+    }
     if bytes.len() as u64 != meta.segment_size {
         return Err(bad(format!(
             "segment has {} bytes but its metadata says {}",
@@ -546,20 +550,15 @@ fn decode_segment(
             meta.segment_size
         )));
     }
-    let decompressed;
-    let json: &[u8] = match (encoding, meta.uncompressed_size) {
-        (_, None) => bytes,
-        ("json+zstd", Some(size)) => {
-            decompressed = zstd::bulk::decompress(bytes, size as usize)
-                .map_err(|e| bad(format!("zstd: {e}")))?;
-            &decompressed
-        }
-        ("json+lz4", Some(size)) => {
-            decompressed = lz4_flex::block::decompress(bytes, size as usize)
-                .map_err(|e| bad(format!("lz4: {e}")))?;
-            &decompressed
-        }
-        (other, Some(_)) => return Err(bad(format!("unsupported encoding {other:?}"))),
+    let json: std::borrow::Cow<'a, [u8]> = match (encoding, meta.uncompressed_size) {
+        (_, None) => bytes.into(),
+        ("json+zstd", Some(size)) => zstd::bulk::decompress(bytes, size as usize)
+            .map_err(|e| bad(format!("zstd: {e}")))?
+            .into(),
+        ("json+lz4", Some(size)) => lz4_flex::block::decompress(bytes, size as usize)
+            .map_err(|e| bad(format!("lz4: {e}")))?
+            .into(),
+        (other, Some(_)) => return Err(bad(format!("encoding {other:?} is not compressed"))),
     };
     if let Some(size) = meta.uncompressed_size
         && json.len() as u64 != size
@@ -569,20 +568,40 @@ fn decode_segment(
             json.len()
         )));
     }
-    if !matches!(encoding, "json" | "json+zstd" | "json+lz4") {
-        return Err(bad(format!("unsupported encoding {encoding:?}")));
+    Ok(json)
+}
+
+fn check_rows(n: u64, meta: &SegmentMetadata, context: &str) -> Result<()> {
+    if n != meta.rows_count {
+        return Err(Error::Protocol {
+            context: context.to_string(),
+            message: format!(
+                "segment has {n} rows but its metadata says {}",
+                meta.rows_count
+            ),
+            position: None,
+        });
     }
-    let mut rows = Vec::with_capacity(meta.rows_count as usize);
-    decode_rows(json, columns, &mut rows, context)?;
-    if rows.len() as u64 != meta.rows_count {
-        return Err(bad(format!(
-            "segment has {} rows but its metadata says {}",
-            rows.len(),
-            meta.rows_count
-        )));
-    }
+    Ok(())
+}
+
+/// Checks sizes, decompresses and decodes one (inline) segment's bytes.
+fn decode_segment(
+    bytes: &[u8],
+    encoding: &str,
+    meta: &SegmentMetadata,
+    columns: &Arc<Columns>,
+    context: &str,
+) -> Result<Vec<Row>> {
+    let json = segment_json(bytes, encoding, meta, context)?;
+    let mut rows = Vec::with_capacity(meta.rows_count.min(1 << 20) as usize);
+    decode_rows(&json, columns, &mut rows, context)?;
+    check_rows(rows.len() as u64, meta, context)?;
     Ok(rows)
 }
+
+/// Rows per batch when decoding a spooled segment.
+const SEGMENT_BATCH_ROWS: usize = 4096;
 
 struct SegmentJob {
     inner: Arc<Inner>,
@@ -595,7 +614,16 @@ struct SegmentJob {
 }
 
 impl SegmentJob {
-    async fn run(self) -> Result<Vec<Row>> {
+    /// Downloads, checks and decodes the segment, sending batches of rows to `tx` (which bounds how far
+    /// it runs ahead of the consumer), then acknowledges it. Errors go to `tx` as well.
+    async fn run(self, tx: mpsc::Sender<Result<Vec<Row>>>, permit: OwnedSemaphorePermit) {
+        if let Err(e) = self.download_and_decode(&tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
+        drop(permit);
+    }
+
+    async fn download_and_decode(&self, tx: &mpsc::Sender<Result<Vec<Row>>>) -> Result<()> {
         let resp = self
             .inner
             .send(
@@ -608,9 +636,19 @@ impl SegmentJob {
         let context = format!("segment {}", self.uri);
         let columns = self.columns.clone();
         let (encoding, metadata) = (self.encoding.clone(), self.metadata);
+        let batches = tx.clone();
         // Decompression and decoding are CPU work: keep them off the I/O threads.
-        let rows = tokio::task::spawn_blocking(move || {
-            decode_segment(&resp.body, &encoding, &metadata, &columns, &context)
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let json = segment_json(&resp.body, &encoding, &metadata, &context)?;
+            let mut sink = |rows: Vec<Row>| batches.blocking_send(Ok(rows)).is_ok();
+            let n = crate::value::decode_rows_batched(
+                &json,
+                &columns,
+                SEGMENT_BATCH_ROWS,
+                &mut sink,
+                &context,
+            )?;
+            check_rows(n, &metadata, &context)
         })
         .await
         .map_err(|e| Error::Protocol {
@@ -630,6 +668,6 @@ impl SegmentJob {
         {
             tracing::warn!(uri = %self.ack, error = %e, "segment acknowledgement failed");
         }
-        Ok(rows)
+        Ok(())
     }
 }

@@ -286,26 +286,53 @@ fn fmt_timestamp(out: &mut String, t: &Timestamp) {
     fmt_fraction(out, t.picos, t.precision);
 }
 
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut n: u32 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u32)?;
+    }
+    (!b.is_empty()).then_some(n)
+}
+
 /// Parses `HH:MM:SS[.fraction]` into a time and the fraction in picoseconds.
 fn parse_hms(s: &str) -> Option<(NaiveTime, u64)> {
-    let (hms, frac) = match s.split_once('.') {
-        Some((a, b)) => (a, b),
-        None => (s, ""),
-    };
-    let mut it = hms.split(':');
-    let h: u32 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let sec: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() || frac.len() > 12 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let b = s.as_bytes();
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
         return None;
     }
-    let picos: u64 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse::<u64>().ok()? * 10u64.pow(12 - frac.len() as u32)
+    let (h, m, sec) = (digits(&b[0..2])?, digits(&b[3..5])?, digits(&b[6..8])?);
+    let picos = match &b[8..] {
+        [] => 0,
+        [b'.', frac @ ..] if !frac.is_empty() && frac.len() <= 12 => {
+            let mut n: u64 = 0;
+            for &c in frac {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + (c - b'0') as u64;
+            }
+            n * 10u64.pow(12 - frac.len() as u32)
+        }
+        _ => return None,
     };
     let time = NaiveTime::from_hms_nano_opt(h, m, sec, (picos / 1000) as u32)?;
     Some((time, picos))
+}
+
+/// Parses `YYYY-MM-DD` quickly, falling back to chrono for other year widths and signs.
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        return NaiveDate::from_ymd_opt(
+            digits(&b[0..4])? as i32,
+            digits(&b[5..7])?,
+            digits(&b[8..10])?,
+        );
+    }
+    s.parse().ok()
 }
 
 fn parse_offset(s: &str) -> Option<FixedOffset> {
@@ -325,7 +352,7 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
 
 fn parse_timestamp(s: &str, precision: u32) -> Option<Timestamp> {
     let (date, time) = s.split_once(' ')?;
-    let date: NaiveDate = date.parse().ok()?;
+    let date = parse_date(date)?;
     let (time, picos) = parse_hms(time)?;
     Some(Timestamp {
         date_time: date.and_time(time),
@@ -387,7 +414,7 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
         TrinoType::Varbinary => {
             Value::Varbinary(base64::engine::general_purpose::STANDARD.decode(s).ok()?)
         }
-        TrinoType::Date => Value::Date(s.parse().ok()?),
+        TrinoType::Date => Value::Date(parse_date(s)?),
         TrinoType::Time(p) => {
             let (time, picos) = parse_hms(s)?;
             Value::Time(Time {
@@ -722,9 +749,14 @@ impl serde::Serialize for ValueJson<'_> {
     }
 }
 
+/// Where decoded rows go: appended to one vector, or handed out in batches.
+type BatchSink<'a> = &'a mut dyn FnMut(Vec<Row>) -> bool;
+
 struct RowsSeed<'a> {
     columns: &'a Arc<Columns>,
     out: &'a mut Vec<Row>,
+    /// With a sink, every `batch` rows are handed to it; it returns `false` to stop decoding.
+    batched: Option<(usize, BatchSink<'a>)>,
 }
 
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
@@ -739,12 +771,22 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an array of rows")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         while let Some(values) = seq.next_element_seed(OneRowSeed(self.columns.types()))? {
             self.out.push(Row {
                 values,
                 columns: self.columns.clone(),
             });
+            if let Some((batch, sink)) = &mut self.batched
+                && self.out.len() >= *batch
+            {
+                let full = std::mem::replace(self.out, Vec::with_capacity(*batch));
+                if !sink(full) {
+                    return Err(de::Error::custom(
+                        "decoding stopped: the consumer went away",
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -797,10 +839,45 @@ pub fn decode_rows(
     context: &str,
 ) -> crate::Result<()> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    RowsSeed { columns, out }
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| crate::Error::protocol(context, &e))
+    RowsSeed {
+        columns,
+        out,
+        batched: None,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .map_err(|e| crate::Error::protocol(context, &e))
+}
+
+/// Decodes a JSON array of rows in batches of `batch` rows, handing each full batch (and the last, partial
+/// one) to `sink`, which returns `false` to stop. Returns the number of rows decoded. Memory stays at one
+/// batch whatever the array's size.
+pub fn decode_rows_batched(
+    json: &[u8],
+    columns: &Arc<Columns>,
+    batch: usize,
+    sink: &mut dyn FnMut(Vec<Row>) -> bool,
+    context: &str,
+) -> crate::Result<u64> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut out = Vec::with_capacity(batch.max(1));
+    let mut total = 0u64;
+    let mut counting = |rows: Vec<Row>| {
+        total += rows.len() as u64;
+        sink(rows)
+    };
+    RowsSeed {
+        columns,
+        out: &mut out,
+        batched: Some((batch.max(1), &mut counting)),
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .map_err(|e| crate::Error::protocol(context, &e))?;
+    if !out.is_empty() {
+        counting(out);
+    }
+    Ok(total)
 }
 
 /// Decodes a single JSON value as a Trino type (useful in tests and tools).
