@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod plan;
 pub mod policy;
 pub mod validate;
 
@@ -20,5 +21,8 @@ pub use error::{Error, Result};
 pub mod classify;
 pub mod cost;
 pub mod evidence;
+pub mod glue;
 pub mod recommend;
+pub mod s3;
+pub mod store;
 pub mod trace;
