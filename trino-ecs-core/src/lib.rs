@@ -8,6 +8,7 @@ pub mod config;
 pub mod deploy;
 pub mod drain;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod plan;
 pub mod render;

@@ -215,7 +215,16 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     print!("{}", aws.status(&desired).await?);
     if let Some(url) = &args.coordinator {
         match HttpNodeApi::new().info(url).await {
-            Ok(info) => println!("coordinator {url}: {info}"),
+            Ok(info) => {
+                println!("coordinator {url}: {info}");
+                let client = trino_client::Client::builder(url.as_str())
+                    .user(trino_ecs_core::render::OPS_USER)
+                    .build()?;
+                match trino_ecs_core::live::active_workers(&client).await {
+                    Ok(n) => println!("active workers: {n}"),
+                    Err(e) => println!("active workers: unknown ({e})"),
+                }
+            }
             Err(e) => println!("coordinator {url}: not reachable ({e})"),
         }
     }
