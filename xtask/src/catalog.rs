@@ -158,18 +158,12 @@ pub async fn execute(
         CatalogCmd::Add { names, no_probe } => {
             let chosen = choose(config, &names)?;
             check_all(chosen.iter().map(|(n, s)| (*n, *s)))?;
+            let mut batch = Vec::new();
             for (name, spec) in chosen {
-                publish(
-                    &mut out,
-                    store,
-                    sdk,
-                    name,
-                    spec,
-                    trino_catalogs::spec::secrets_from(name, spec, env)?,
-                    no_probe,
-                )
-                .await?;
+                let secrets = trino_catalogs::spec::secrets_from(name, spec, env)?;
+                batch.push((name.to_owned(), spec.clone(), secrets));
             }
+            publish(&mut out, store, sdk, batch, no_probe).await?;
         }
         CatalogCmd::Import {
             dir,
@@ -197,6 +191,7 @@ pub async fn execute(
                     .with_context(|| format!("{} imports as an invalid catalog", path.display()))?;
                 imported.push(i);
             }
+            let mut batch = Vec::new();
             for i in imported {
                 if dry_run {
                     writeln!(out, "{}: {}", i.name, serde_json::to_string(&i.spec)?)?;
@@ -221,7 +216,10 @@ pub async fn execute(
                     })
                 })?;
                 secrets.extend(i.secrets.clone());
-                publish(&mut out, store, sdk, &i.name, &i.spec, secrets, no_probe).await?;
+                batch.push((i.name, i.spec, secrets));
+            }
+            if !dry_run {
+                publish(&mut out, store, sdk, batch, no_probe).await?;
             }
         }
         CatalogCmd::List => {
@@ -295,23 +293,25 @@ pub async fn execute(
     Ok(out)
 }
 
+/// Probes every catalog of the batch (unless `no_probe`), and only when all pass writes them: one unreachable
+/// catalog publishes nothing.
 async fn publish(
     out: &mut String,
     store: &dyn CatalogStore,
     sdk: Option<&aws_config::SdkConfig>,
-    name: &str,
-    spec: &CatalogSpec,
-    env_secrets: SecretValues,
+    batch: Vec<(String, CatalogSpec, SecretValues)>,
     no_probe: bool,
 ) -> anyhow::Result<()> {
-    if no_probe {
-        writeln!(out, "{name}: probe skipped (--no-probe)")?;
-    } else {
-        let secrets = resolve_secrets(name, spec, &env_secrets, store).await?;
+    for (name, spec, env_secrets) in &batch {
+        if no_probe {
+            writeln!(out, "{name}: probe skipped (--no-probe)")?;
+            continue;
+        }
+        let secrets = resolve_secrets(name, spec, env_secrets, store).await?;
         let report = probe(name, spec, &secrets, sdk, &ProbeOptions::default())
             .await
             .with_context(|| {
-                format!("{name} was not published (use --no-probe to publish anyway)")
+                format!("nothing was published: {name} failed its probe (use --no-probe to publish anyway)")
             })?;
         for check in &report.checks {
             writeln!(out, "{name}: {check}")?;
@@ -320,17 +320,19 @@ async fn publish(
             writeln!(out, "{name}: server version {v}")?;
         }
     }
-    let report = store.put(name, spec, &env_secrets).await?;
-    writeln!(
-        out,
-        "{name}: published version {} ({} written, {} unchanged, {} removed)",
-        report.version,
-        report.written.len(),
-        report.unchanged.len(),
-        report.removed.len()
-    )?;
-    for p in report.written {
-        writeln!(out, "  wrote {p}")?;
+    for (name, spec, env_secrets) in &batch {
+        let report = store.put(name, spec, env_secrets).await?;
+        writeln!(
+            out,
+            "{name}: published version {} ({} written, {} unchanged, {} removed)",
+            report.version,
+            report.written.len(),
+            report.unchanged.len(),
+            report.removed.len()
+        )?;
+        for p in report.written {
+            writeln!(out, "  wrote {p}")?;
+        }
     }
     Ok(())
 }
@@ -387,6 +389,12 @@ mod tests {
         )
         .unwrap();
         LakeConfig::parse(&dir.join("lake.toml"), &text).unwrap()
+    }
+
+    /// Base64 of a JSON text, as Trino's `gsheets.credentials-key` wants it.
+    fn base64_json(json: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(json)
     }
 
     fn scratch(name: &str) -> PathBuf {
@@ -562,23 +570,47 @@ mod tests {
             .unwrap(),
         );
         let store = MemoryCatalogStore::new(layout(&config).unwrap());
-        let env = |_: &str| None;
+        // `sheets` (first in the batch) probes fine offline with a well-formed service-account key.
+        let key = base64_json(
+            r#"{"type":"service_account","project_id":"p","private_key_id":"k",
+            "private_key":"-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n",
+            "client_email":"svc@p.iam.gserviceaccount.com","token_uri":"https://oauth2.googleapis.com/token"}"#,
+        );
+        let env = move |var: &str| (var == "GSHEETS_CREDENTIALS_KEY").then(|| key.clone());
+        let ok = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Add {
+                names: vec!["sheets".into()],
+                no_probe: false,
+            },
+            &env,
+        )
+        .await
+        .unwrap();
+        assert!(ok.contains("sheets: gsheets: service-account key for svc@p.iam.gserviceaccount.com is well formed"), "{ok}");
+        store.delete("sheets").await.unwrap();
         let err = execute(
             &config,
             &store,
             None,
             CatalogCmd::Add {
-                names: vec!["dead".into()],
+                names: vec!["sheets".into(), "dead".into()],
                 no_probe: false,
             },
             &env,
         )
         .await
         .unwrap_err();
+        assert!(
+            store.get("sheets").await.unwrap().is_none(),
+            "one failed probe publishes nothing"
+        );
         let chain = format!("{err:#}");
         assert!(
             chain.contains("tcp: connection to 127.0.0.1:1 refused")
-                && chain.contains("was not published"),
+                && chain.contains("nothing was published"),
             "{chain}"
         );
         assert!(store.get("dead").await.unwrap().is_none());
