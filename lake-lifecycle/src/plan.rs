@@ -12,7 +12,8 @@ use crate::validate::validate;
 
 /// One change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[allow(missing_docs)]
+// A plan holds a handful of changes, so boxing the larger variants would only cost readability.
+#[allow(missing_docs, clippy::large_enum_variant)]
 pub enum Change {
     AddRule(Rule),
     ChangeRule {
