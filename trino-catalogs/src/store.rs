@@ -130,6 +130,16 @@ pub struct EcsSecret {
     pub parameter: String,
 }
 
+impl EcsSecret {
+    /// The parameter's ARN, for `secrets[].valueFrom` and IAM policies: `arn:<partition>:ssm:<region>:<account>:parameter/<name>`.
+    pub fn arn(&self, partition: &str, region: &str, account: &str) -> String {
+        format!(
+            "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+            self.parameter.trim_start_matches('/')
+        )
+    }
+}
+
 /// A catalog as read from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCatalog {
@@ -564,6 +574,10 @@ mod tests {
                     parameter: "/shared/b".into()
                 },
             ]
+        );
+        assert_eq!(
+            l.ecs_secrets("search", &spec)[1].arn("aws", "eu-west-1", "123456789012"),
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/shared/b"
         );
         assert!(Layout::new("trino/", "lake").is_err());
         assert!(Layout::new("/trino", "a/b").is_err());

@@ -329,16 +329,22 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                 "is set by a typed field of this connector; use that field".to_owned(),
             );
         }
-        if v.trim() != v {
-            bad(
-                &field,
-                format!("value {v:?} has leading or trailing whitespace, which Trino trims"),
-            );
-        }
         if v.contains("${ENV:") {
             bad(
                 &field,
                 "references ${ENV:...}; declare secrets as secret references instead".to_owned(),
+            );
+        }
+    }
+    // airlift trims every loaded value with Java's String.trim() (code points <= U+0020): such a value would
+    // not reach the connector as written.
+    for (k, v) in crate::render::properties(name, spec) {
+        if v.trim_matches(|c: char| c <= ' ') != v {
+            bad(
+                &format!("property {k:?}"),
+                format!(
+                    "value {v:?} has leading or trailing whitespace or control characters, which Trino trims"
+                ),
             );
         }
     }
@@ -543,7 +549,13 @@ mod tests {
     fn whitespace_values_are_flagged_because_trino_trims() {
         let mut j = jdbc("jdbc:mysql://h:3306");
         j.properties.insert("x".into(), " padded".into());
-        let issues = validate("m", &CatalogSpec::Mysql(j));
+        let issues = validate("m", &CatalogSpec::Mysql(j.clone()));
         assert!(issues[0].reason.contains("Trino trims"), "{issues:?}");
+        assert_eq!(issues[0].field, "property \"x\"");
+        j.properties.clear();
+        j.user = "ro\u{1}".into();
+        let issues = validate("m", &CatalogSpec::Mysql(j));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].field, "property \"connection-user\"");
     }
 }
