@@ -1,5 +1,19 @@
 //! Typed Trino catalogs, rendered to `.properties` and kept in SSM Parameter Store.
 //!
+//! - [`spec`]: the definitions (`[catalogs.<name>]` in the lake config), secret references, redacting
+//!   [`SecretValue`], deterministic secret env var names (`TRINO_CATALOG_<NAME>_<FIELD>`).
+//! - [`mod@render`]: definition -> `.properties` text, secrets only as `${ENV:NAME}`. Pure.
+//! - [`properties`]: the Java properties escaper (ASCII output, proven against the JDK in
+//!   `tests/java_roundtrip.rs`) and reader. Pure.
+//! - [`mod@validate`]: names, required settings, JDBC URLs, regions, S3 URIs, values Trino would trim. Pure.
+//! - [`import`]: existing `.properties` files -> definitions; literal secrets are lifted out. Pure.
+//! - [`store`]: the [`store::CatalogStore`] trait, [`store::SsmCatalogStore`] and [`store::MemoryCatalogStore`],
+//!   one shared suite ([`store::testsuite`]), the parameter layout and the ECS `secrets[]` mapping.
+//! - [`probe`]: connectivity checks with real drivers and the SDK; failures classified.
+//!
+//! Invariants: no secret value is ever part of a definition, a rendered file, a `Debug`/`Display` output or
+//! an error message; only `store::ssm` and `probe::aws` name `aws_sdk_*` types.
+//!
 //! ```
 //! use trino_catalogs::{CatalogSpec, render};
 //! let spec: CatalogSpec = toml_like();

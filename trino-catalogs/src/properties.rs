@@ -5,7 +5,7 @@
 //! `Properties.load` on the file: older airlift releases through an `InputStream` (ISO-8859-1), newer ones
 //! through a UTF-8 `Reader`. The writer therefore emits pure ASCII: every character outside printable ASCII
 //! becomes a `\uXXXX` escape (UTF-16 code units), which both readings decode identically. airlift also
-//! `trim()`s every value after loading, which validation reports (see [`crate::validate`]).
+//! `trim()`s every value after loading, which validation reports (see [`mod@crate::validate`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
