@@ -83,6 +83,15 @@ impl TimestampWithTimeZone {
     }
 }
 
+/// A `row` value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowValue {
+    /// Field names (shared with the column type); `None` for anonymous fields.
+    pub names: Arc<[Option<String>]>,
+    /// Field values.
+    pub values: Vec<Value>,
+}
+
 /// A decoded value of any Trino type.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -117,12 +126,12 @@ pub enum Value {
     Date(NaiveDate),
     /// `time(p)`
     Time(Time),
-    /// `time(p) with time zone`
-    TimeWithTimeZone(TimeWithTimeZone),
+    /// `time(p) with time zone` (boxed to keep `Value` small)
+    TimeWithTimeZone(Box<TimeWithTimeZone>),
     /// `timestamp(p)`
     Timestamp(Timestamp),
-    /// `timestamp(p) with time zone`
-    TimestampWithTimeZone(TimestampWithTimeZone),
+    /// `timestamp(p) with time zone` (boxed to keep `Value` small)
+    TimestampWithTimeZone(Box<TimestampWithTimeZone>),
     /// `interval year to month`, in months.
     IntervalYearToMonth(i64),
     /// `interval day to second`, in milliseconds.
@@ -135,15 +144,10 @@ pub enum Value {
     Array(Vec<Value>),
     /// `map(K, V)`, in server order.
     Map(Vec<(Value, Value)>),
-    /// `row(...)`: field names (shared with the column type) and values.
-    Row {
-        /// Field names; `None` for anonymous fields.
-        names: Arc<[Option<String>]>,
-        /// Field values.
-        values: Vec<Value>,
-    },
+    /// `row(...)`: field names (shared with the column type) and values (boxed to keep `Value` small).
+    Row(Box<RowValue>),
     /// A type this client does not model, as raw JSON.
-    Other(serde_json::Value),
+    Other(Box<serde_json::Value>),
 }
 
 impl Value {
@@ -201,7 +205,8 @@ impl Value {
                     })
                     .collect(),
             ),
-            Value::Row { names, values } => {
+            Value::Row(row) => {
+                let (names, values) = (&row.names, &row.values);
                 if rows_as_objects {
                     J::Object(
                         values
@@ -221,7 +226,7 @@ impl Value {
                     J::Array(values.iter().map(|v| v.to_json(false)).collect())
                 }
             }
-            Value::Other(j) => j.clone(),
+            Value::Other(j) => (**j).clone(),
             other => J::String(other.to_string()),
         }
     }
@@ -426,22 +431,22 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
         TrinoType::TimeWithTimeZone(p) => {
             let idx = s.rfind(['+', '-'])?;
             let (time, picos) = parse_hms(&s[..idx])?;
-            Value::TimeWithTimeZone(TimeWithTimeZone {
+            Value::TimeWithTimeZone(Box::new(TimeWithTimeZone {
                 time: Time {
                     time,
                     picos,
                     precision: *p,
                 },
                 offset: parse_offset(&s[idx..])?,
-            })
+            }))
         }
         TrinoType::Timestamp(p) => Value::Timestamp(parse_timestamp(s, *p)?),
         TrinoType::TimestampWithTimeZone(p) => {
             let idx = s.rfind(' ')?;
-            Value::TimestampWithTimeZone(TimestampWithTimeZone {
+            Value::TimestampWithTimeZone(Box::new(TimestampWithTimeZone {
                 timestamp: parse_timestamp(&s[..idx], *p)?,
                 zone: s[idx + 1..].to_owned(),
-            })
+            }))
         }
         TrinoType::IntervalYearToMonth => Value::IntervalYearToMonth(parse_interval_year_month(s)?),
         TrinoType::IntervalDayToSecond => Value::IntervalDayToSecond(parse_interval_day_second(s)?),
@@ -454,7 +459,7 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
         TrinoType::Integer => Value::Integer(s.parse().ok()?),
         TrinoType::BigInt => Value::BigInt(s.parse().ok()?),
         TrinoType::Boolean => Value::Boolean(s.parse().ok()?),
-        TrinoType::Other(_) => Value::Other(serde_json::Value::String(s.to_owned())),
+        TrinoType::Other(_) => Value::Other(Box::new(serde_json::Value::String(s.to_owned()))),
         TrinoType::Array(_) | TrinoType::Map(..) | TrinoType::Row(..) => return None,
     })
 }
@@ -482,7 +487,7 @@ impl<'de> DeserializeSeed<'de> for TypedSeed<'_> {
         if let TrinoType::Other(_) = self.0 {
             return <serde_json::Value as serde::Deserialize>::deserialize(d).map(|j| match j {
                 serde_json::Value::Null => Value::Null,
-                j => Value::Other(j),
+                j => Value::Other(Box::new(j)),
             });
         }
         d.deserialize_any(self)
@@ -578,10 +583,10 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                         format_args!("a row with more than {} fields", types.len()),
                     ));
                 }
-                Ok(Value::Row {
+                Ok(Value::Row(Box::new(RowValue {
                     names: names.clone(),
                     values,
-                })
+                })))
             }
             ty => Err(mismatch(ty, "an array")),
         }
@@ -716,7 +721,8 @@ impl serde::Serialize for ValueJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap as _, SerializeSeq as _};
         match self.0 {
-            Value::Row { names, values } => {
+            Value::Row(row) => {
+                let (names, values) = (&row.names, &row.values);
                 let mut map = s.serialize_map(Some(values.len()))?;
                 for (i, v) in values.iter().enumerate() {
                     match names.get(i).and_then(Option::as_deref) {
@@ -1081,9 +1087,9 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
                 entries: entries.iter(),
                 value: None,
             }),
-            Value::Row { names, values } => visitor.visit_map(FieldsAccess {
-                names: names.iter().map(|n| n.as_deref()).collect(),
-                values,
+            Value::Row(row) => visitor.visit_map(FieldsAccess {
+                names: row.names.iter().map(|n| n.as_deref()).collect(),
+                values: &row.values,
                 i: 0,
             }),
             Value::Other(j) => j
@@ -1116,7 +1122,7 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
             Value::Varbinary(b) => {
                 visitor.visit_seq(de::value::SeqDeserializer::new(b.iter().copied()))
             }
-            Value::Row { values, .. } => visitor.visit_seq(ValuesAccess(values.iter())),
+            Value::Row(row) => visitor.visit_seq(ValuesAccess(row.values.iter())),
             _ => self.deserialize_any(visitor),
         }
     }
@@ -1235,7 +1241,8 @@ mod tests {
         assert_eq!(o[0].get(1), Some(&Value::Null));
         let r = sample_rows("rust-client__types__row.json");
         match r[0].get(0).unwrap() {
-            Value::Row { names, values } => {
+            Value::Row(row) => {
+                let (names, values) = (&row.names, &row.values);
                 assert_eq!(names[0].as_deref(), Some("x"));
                 assert_eq!(values, &vec![Value::Integer(1), Value::Integer(1)]);
             }
@@ -1428,5 +1435,17 @@ mod tests {
         assert_eq!(obj, serde_json::json!({"a": {"x": 1, "y": 1}, "b": 5}));
         let ordered = serde_json::to_string(&rows[0].json_object()).unwrap();
         assert_eq!(ordered, r#"{"a":{"x":1,"y":1},"b":5}"#);
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    /// Rows hold millions of values: keep the enum at four words (large variants are boxed).
+    #[test]
+    fn value_stays_small() {
+        assert!(
+            size_of::<super::Value>() <= 32,
+            "{}",
+            size_of::<super::Value>()
+        );
     }
 }
