@@ -18,6 +18,7 @@ pub mod policy;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub mod bench;
 pub mod classify;
 pub mod cost;
 pub mod evidence;
