@@ -240,7 +240,7 @@ impl AwsCluster {
             .alarm_names(&scaling.queue_alarm.name)
             .send()
             .await
-            .map_err(|e| cw_err("cloudwatch:DescribeAlarms", e));
+            .map_err(|e| unimplemented_or_aws("cloudwatch:DescribeAlarms", e));
         let alarms = match alarms {
             Ok(alarms) => alarms,
             Err(Error::Unsupported { operation, .. }) => {
@@ -775,7 +775,7 @@ impl AwsCluster {
             )
             .send()
             .await
-            .map_err(|e| cw_err("cloudwatch:PutMetricData", e))?;
+            .map_err(|e| unimplemented_or_aws("cloudwatch:PutMetricData", e))?;
         Ok(())
     }
 
@@ -1082,13 +1082,15 @@ async fn put_alarm(cw: &cw::Client, spec: &AlarmSpec, policy_arn: &str) -> Resul
         .alarm_actions(policy_arn)
         .send()
         .await
-        .map_err(|e| cw_err("cloudwatch:PutMetricAlarm", e))?;
+        .map_err(|e| unimplemented_or_aws("cloudwatch:PutMetricAlarm", e))?;
     Ok(())
 }
 
-/// CloudWatch speaks CBOR (smithy rpc-v2) in current SDKs; an endpoint that does not route it (moto
-/// 5.2) answers 404 with HTML, which is an unsupported operation rather than a failure of the request.
-fn cw_err<E>(
+/// Maps an SDK error, recognising an endpoint that does not implement the operation at all: moto 5.2 answers
+/// CloudWatch's CBOR protocol (smithy rpc-v2) with a 404 HTML page and operations it lacks (ECS
+/// UpdateTaskProtection) with a 500 HTML page, both without an AWS error code. AWS itself always sends a
+/// modelled error body, so this never hides a real AWS failure.
+pub(crate) fn unimplemented_or_aws<E>(
     operation: &'static str,
     e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> Error
@@ -1099,15 +1101,18 @@ where
         + Sync
         + 'static,
 {
-    let not_routed = e
-        .raw_response()
-        .is_some_and(|raw| raw.status().as_u16() == 404)
-        && aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).is_none();
-    if not_routed {
+    let not_implemented = e.raw_response().is_some_and(|raw| {
+        matches!(raw.status().as_u16(), 404 | 500)
+            && raw
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.starts_with("text/html"))
+    }) && aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+        .is_none();
+    if not_implemented {
         return Error::Unsupported {
             operation,
-            message: "the endpoint answered 404 (it does not implement this CloudWatch protocol)"
-                .into(),
+            message: "the endpoint answered with an HTML error page and no AWS error code (it does not implement this operation)".into(),
         };
     }
     aws(operation, e)
@@ -1196,16 +1201,20 @@ mod tests {
     #[tokio::test]
     async fn unrouted_cloudwatch_is_unsupported_not_a_failure() {
         let rule = mock!(Client::describe_alarms).then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
+            let mut response = aws_smithy_runtime_api::http::Response::new(
                 aws_smithy_runtime_api::http::StatusCode::try_from(404).unwrap(),
                 aws_smithy_types::body::SdkBody::from(
                     "<!doctype html><title>404 Not Found</title>",
                 ),
-            )
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "text/html; charset=utf-8");
+            response
         });
         let client = mock_client!(aws_sdk_cloudwatch, [&rule]);
         let err = client.describe_alarms().send().await.unwrap_err();
-        let err = cw_err("cloudwatch:DescribeAlarms", err);
+        let err = unimplemented_or_aws("cloudwatch:DescribeAlarms", err);
         assert!(
             matches!(
                 err,

@@ -531,7 +531,7 @@ impl WorkerFleet for EcsWorkerFleet {
             let out = req
                 .send()
                 .await
-                .map_err(|e| crate::error::aws("ecs:UpdateTaskProtection", e))?;
+                .map_err(|e| crate::aws::unimplemented_or_aws("ecs:UpdateTaskProtection", e))?;
             if let Some(failure) = out.failures().first() {
                 return Err(Error::InvalidParameter {
                     operation: "ecs:UpdateTaskProtection",
