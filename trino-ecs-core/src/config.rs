@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use trino_catalogs::validate::{check_bucket, is_catalog_name, is_region, parse_s3_uri};
 use trino_catalogs::{CatalogSpec, SecretRef};
 
 /// A validated lake config.
@@ -509,12 +510,16 @@ impl LakeConfig {
             );
         }
 
-        for name in self.catalogs.keys() {
+        for (name, spec) in &self.catalogs {
             if !is_catalog_name(name) {
                 bad(
                     &format!("catalogs.{name}"),
                     format!("catalog name {name:?} must match [a-z][a-z0-9_]*"),
                 );
+                continue;
+            }
+            for issue in trino_catalogs::validate(name, spec) {
+                bad(&format!("catalogs.{name}.{}", issue.field), issue.reason);
             }
         }
 
@@ -526,12 +531,8 @@ impl LakeConfig {
                 ("lake.access_logs", &lake.access_logs),
                 ("lake.inventory", &lake.inventory),
             ] {
-                if let Some(uri) = uri {
-                    if !uri.strip_prefix("s3://").is_some_and(|rest| {
-                        check_bucket(rest.split('/').next().unwrap_or("")).is_ok()
-                    }) {
-                        bad(key, format!("{uri:?} is not an s3://bucket/prefix URI"));
-                    }
+                if let Some(Err(why)) = uri.as_deref().map(parse_s3_uri) {
+                    bad(key, why);
                 }
             }
         }
@@ -555,30 +556,11 @@ impl LakeConfig {
     }
 }
 
-/// `[a-z][a-z0-9_]*`: Trino's catalog name rule as the platform enforces it.
-pub fn is_catalog_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 fn is_name(name: &str, max: usize) -> bool {
     let mut chars = name.chars();
     name.len() <= max
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn is_region(region: &str) -> bool {
-    // Partition-agnostic shape: `us-east-1`, `us-gov-west-1`, `ap-southeast-3`, `eu-central-2`.
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts
-            .iter()
-            .take(parts.len() - 1)
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
@@ -638,25 +620,6 @@ fn check_size(launch: LaunchType, cpu: u32, memory: u32) -> Option<(&'static str
     (!fits).then(|| {
         ("memory", format!("{memory} MiB does not fit Fargate cpu {cpu}: use {lo}..={hi} MiB in steps of {step}"))
     })
-}
-
-fn check_bucket(bucket: &str) -> Result<(), &'static str> {
-    let ok_chars = bucket
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    if !(3..=63).contains(&bucket.len()) {
-        Err("must be 3-63 characters long")
-    } else if !ok_chars {
-        Err("may contain only lowercase letters, digits, '.' and '-'")
-    } else if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        Err("must begin and end with a letter or digit")
-    } else if bucket.contains("..") {
-        Err("must not contain two adjacent periods")
-    } else {
-        Ok(())
-    }
 }
 
 /// Maps byte offsets and key paths of one TOML text to lines and columns.

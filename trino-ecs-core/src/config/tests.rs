@@ -185,3 +185,20 @@ fn unknown_variant_gets_a_suggestion() {
         found[0].message
     );
 }
+
+#[test]
+fn catalog_problems_are_located_at_the_catalog_field() {
+    let text = LOCAL.replace(
+        "url = \"jdbc:mysql://127.0.0.1:3306\"",
+        "url = \"jdbc:postgresql://127.0.0.1:3306\"",
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "catalogs.sales.url");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("url = \"jdbc:postgresql://127.0.0.1:3306\""))
+        .unwrap()
+        + 1;
+    assert_eq!(found[0].line, line, "{}", found[0]);
+}
