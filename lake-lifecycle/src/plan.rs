@@ -75,21 +75,20 @@ pub fn plan(bucket: &str, desired: &PolicyDocument, current: &PolicyDocument) ->
         }
     }
     // S3 reports the default (`all_storage_classes_128K`) when it was not set: only a real difference is a change.
-    let norm = |doc: &PolicyDocument| {
-        if doc.rules.is_empty() {
-            None
-        } else {
-            Some(
-                doc.transition_default_minimum_object_size
-                    .clone()
-                    .unwrap_or_else(|| "all_storage_classes_128K".into()),
-            )
-        }
-    };
-    if !desired.rules.is_empty() && norm(desired) != norm(current) {
+    const DEFAULT_MIN_SIZE: &str = "all_storage_classes_128K";
+    let want = desired
+        .transition_default_minimum_object_size
+        .as_deref()
+        .unwrap_or(DEFAULT_MIN_SIZE);
+    let have = current
+        .transition_default_minimum_object_size
+        .as_deref()
+        .filter(|_| !current.rules.is_empty())
+        .unwrap_or(DEFAULT_MIN_SIZE);
+    if !desired.rules.is_empty() && want != have {
         changes.push(Change::SetDefaultMinimumObjectSize {
-            before: norm(current),
-            after: norm(desired),
+            before: Some(have.to_owned()),
+            after: Some(want.to_owned()),
         });
     }
     for config in &desired.intelligent_tiering {

@@ -326,7 +326,7 @@ fn from_it(c: &s3::IntelligentTieringConfiguration) -> IntelligentTieringConfigu
 
 #[async_trait]
 impl PolicyStore for S3PolicyStore {
-    async fn get(&self, bucket: &str) -> Result<PolicyDocument> {
+    async fn get_lifecycle(&self, bucket: &str) -> Result<PolicyDocument> {
         let mut doc = PolicyDocument::default();
         match self
             .client
@@ -344,6 +344,14 @@ impl PolicyStore for S3PolicyStore {
             Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => {}
             Err(e) => return Err(aws_error("GetBucketLifecycleConfiguration", bucket, e)),
         }
+        Ok(doc)
+    }
+
+    async fn list_intelligent_tiering(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<IntelligentTieringConfiguration>> {
+        let mut list = Vec::new();
         let mut token = None;
         loop {
             let out = self
@@ -354,7 +362,7 @@ impl PolicyStore for S3PolicyStore {
                 .send()
                 .await
                 .map_err(|e| aws_error("ListBucketIntelligentTieringConfigurations", bucket, e))?;
-            doc.intelligent_tiering.extend(
+            list.extend(
                 out.intelligent_tiering_configuration_list()
                     .iter()
                     .map(from_it),
@@ -364,8 +372,8 @@ impl PolicyStore for S3PolicyStore {
                 _ => break,
             }
         }
-        doc.intelligent_tiering.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(doc)
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(list)
     }
 
     async fn put_lifecycle(&self, bucket: &str, doc: &PolicyDocument) -> Result<()> {

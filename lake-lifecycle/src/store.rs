@@ -7,13 +7,24 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::policy::{IntelligentTieringConfiguration, PolicyDocument};
+use crate::policy::{Filter, IntelligentTieringConfiguration, PolicyDocument};
 
 /// A bucket's lifecycle configuration and Intelligent-Tiering configurations.
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
-    /// The bucket's current policies (no lifecycle configuration: no rules). [`Error::NotFound`] if no bucket.
-    async fn get(&self, bucket: &str) -> Result<PolicyDocument>;
+    /// The bucket's lifecycle configuration (no configuration: no rules). [`Error::NotFound`] if no bucket.
+    async fn get_lifecycle(&self, bucket: &str) -> Result<PolicyDocument>;
+    /// The bucket's Intelligent-Tiering configurations, sorted by `Id`.
+    async fn list_intelligent_tiering(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<IntelligentTieringConfiguration>>;
+    /// Both: the bucket's current policies.
+    async fn get(&self, bucket: &str) -> Result<PolicyDocument> {
+        let mut doc = self.get_lifecycle(bucket).await?;
+        doc.intelligent_tiering = self.list_intelligent_tiering(bucket).await?;
+        Ok(doc)
+    }
     /// Replaces the bucket's lifecycle configuration with `doc`'s rules (S3 has no per-rule update); no rules
     /// deletes the configuration (never data).
     async fn put_lifecycle(&self, bucket: &str, doc: &PolicyDocument) -> Result<()>;
@@ -57,11 +68,21 @@ impl MemoryStore {
 
 #[async_trait]
 impl PolicyStore for MemoryStore {
-    async fn get(&self, bucket: &str) -> Result<PolicyDocument> {
+    async fn get_lifecycle(&self, bucket: &str) -> Result<PolicyDocument> {
+        self.with(bucket, |doc| PolicyDocument {
+            intelligent_tiering: Vec::new(),
+            ..doc.clone()
+        })
+    }
+
+    async fn list_intelligent_tiering(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<IntelligentTieringConfiguration>> {
         self.with(bucket, |doc| {
-            let mut doc = doc.clone();
-            doc.intelligent_tiering.sort_by(|a, b| a.id.cmp(&b.id));
-            doc
+            let mut list = doc.intelligent_tiering.clone();
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+            list
         })
     }
 
@@ -97,16 +118,32 @@ impl PolicyStore for MemoryStore {
     }
 }
 
+/// What a backend implements; real S3 and the in-memory twin implement everything. moto server (the emulator)
+/// implements neither the Intelligent-Tiering configuration API nor lifecycle object-size filters (it drops
+/// `ObjectSizeGreaterThan`/`ObjectSizeLessThan`), and a caller that turns a capability off must say so loudly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Put/list/delete Intelligent-Tiering configurations.
+    pub intelligent_tiering: bool,
+    /// Lifecycle filters on object size.
+    pub size_filters: bool,
+}
+
+impl Capabilities {
+    /// Everything (real S3, the in-memory twin).
+    pub const ALL: Capabilities = Capabilities {
+        intelligent_tiering: true,
+        size_filters: true,
+    };
+}
+
 /// The shared conformance suite: every [`PolicyStore`] must pass it. `bucket` must exist and have no policies;
-/// `missing` must name a bucket that does not exist. `intelligent_tiering` is false only for a backend that is
-/// known not to store Intelligent-Tiering configurations (moto server), and the caller must say so loudly.
-pub async fn conformance(
-    store: &dyn PolicyStore,
-    bucket: &str,
-    missing: &str,
-    intelligent_tiering: bool,
-) {
-    let empty = store.get(bucket).await.expect("get on a fresh bucket");
+/// `missing` must name a bucket that does not exist.
+pub async fn conformance(store: &dyn PolicyStore, bucket: &str, missing: &str, caps: Capabilities) {
+    let empty = store
+        .get_lifecycle(bucket)
+        .await
+        .expect("get on a fresh bucket");
     assert!(
         empty.rules.is_empty(),
         "a fresh bucket has no lifecycle rules: {empty:?}"
@@ -120,7 +157,7 @@ pub async fn conformance(
         .put_lifecycle(bucket, &doc)
         .await
         .expect("put lifecycle");
-    let back = store.get(bucket).await.expect("get after put");
+    let back = store.get_lifecycle(bucket).await.expect("get after put");
     assert_eq!(
         back.rules, doc.rules,
         "lifecycle rules round-trip unchanged"
@@ -141,18 +178,34 @@ pub async fn conformance(
         ]}"#,
     )
     .expect("rich policy parses");
+    let mut rich = rich;
+    if !caps.size_filters {
+        for rule in &mut rich.rules {
+            if let Some(filter) = &mut rule.filter {
+                filter.object_size_greater_than = None;
+                filter.object_size_less_than = None;
+                if let Some(and) = &mut filter.and {
+                    and.object_size_greater_than = None;
+                    and.object_size_less_than = None;
+                }
+                if *filter == Filter::default() && rule.id.as_deref() == Some("size") {
+                    filter.prefix = Some("s/".into());
+                }
+            }
+        }
+    }
     assert_eq!(crate::validate::validate(&rich), vec![]);
     store
         .put_lifecycle(bucket, &rich)
         .await
         .expect("put rich lifecycle");
     assert_eq!(
-        store.get(bucket).await.expect("get").rules,
+        store.get_lifecycle(bucket).await.expect("get").rules,
         rich.rules,
         "every filter and action round-trips"
     );
 
-    if intelligent_tiering {
+    if caps.intelligent_tiering {
         for config in &doc.intelligent_tiering {
             store
                 .put_intelligent_tiering(bucket, config)
@@ -169,7 +222,7 @@ pub async fn conformance(
             .put_intelligent_tiering(bucket, &second)
             .await
             .expect("put second");
-        let listed = store.get(bucket).await.expect("get").intelligent_tiering;
+        let listed = store.list_intelligent_tiering(bucket).await.expect("list");
         assert_eq!(
             listed.len(),
             doc.intelligent_tiering.len() + 1,
@@ -191,11 +244,16 @@ pub async fn conformance(
         .await
         .expect("delete lifecycle");
     assert!(
-        store.get(bucket).await.expect("get").rules.is_empty(),
+        store
+            .get_lifecycle(bucket)
+            .await
+            .expect("get")
+            .rules
+            .is_empty(),
         "no rules after deleting the configuration"
     );
 
-    match store.get(missing).await {
+    match store.get_lifecycle(missing).await {
         Err(Error::NotFound { .. }) => {}
         other => panic!("a missing bucket must be NotFound, got {other:?}"),
     }
@@ -208,6 +266,6 @@ mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_conformance_suite() {
         let store = MemoryStore::with_buckets(&["lake"]);
-        conformance(&store, "lake", "nope", true).await;
+        conformance(&store, "lake", "nope", Capabilities::ALL).await;
     }
 }
