@@ -6,7 +6,8 @@
 //! for our client (direct; spooled in parallel and one at a time), for the official python client (typed and
 //! legacy modes, through `LAKE_PYTHON`), the raw `serde_json::Value` parse rate of the same pages, the ratios
 //! against the targets, and peak RSS. `BENCH_LATENCY_MS` adds a per-response delay (a remote
-//! coordinator and object store) for a second direct-vs-spooled comparison.
+//! coordinator and object store) for a second direct-vs-spooled comparison; `BENCH_SKIP_PYTHON=1` skips the
+//! python client.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
@@ -113,6 +114,9 @@ fn serve(rows: u64) {
 }
 
 fn python() -> Option<PathBuf> {
+    if std::env::var_os("BENCH_SKIP_PYTHON").is_some() {
+        return None;
+    }
     if let Some(p) = std::env::var_os("LAKE_PYTHON") {
         return Some(PathBuf::from(p));
     }

@@ -146,6 +146,8 @@ struct Shared {
     oauth_token: Option<String>,
     oauth_polls: HashMap<String, usize>,
     latency: std::time::Duration,
+    segments_in_flight: usize,
+    max_segments_in_flight: usize,
 }
 
 /// The replay coordinator. Dropping it stops the server.
@@ -213,6 +215,11 @@ impl ReplayServer {
             .expect("lock")
             .scripts
             .insert(sql.trim().to_string(), Arc::new(script));
+    }
+
+    /// The most segment downloads that were in progress at once (as seen by the server).
+    pub fn max_concurrent_segment_fetches(&self) -> usize {
+        self.shared.lock().expect("lock").max_segments_in_flight
     }
 
     /// Whether to record requests (turn off for benchmarks).
@@ -414,10 +421,27 @@ fn serve_step(s: &Shared, script: &Script, qid: u64, token: usize, attempt: usiz
 }
 
 async fn handle(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Response {
-    let latency = shared.lock().expect("lock").latency;
+    let is_segment =
+        req.uri().path().starts_with("/v1/spooled/") && !req.uri().path().ends_with("/ack");
+    let latency = {
+        let mut s = shared.lock().expect("lock");
+        if is_segment {
+            s.segments_in_flight += 1;
+            s.max_segments_in_flight = s.max_segments_in_flight.max(s.segments_in_flight);
+        }
+        s.latency
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let response = respond(&shared, req).await;
+    if is_segment {
+        shared.lock().expect("lock").segments_in_flight -= 1;
+    }
+    response
+}
+
+async fn respond(shared: &Mutex<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req
         .uri()

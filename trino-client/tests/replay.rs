@@ -821,3 +821,48 @@ async fn info_and_node_state() {
     assert_eq!(put.header("x-trino-user"), Some("alice"));
     c.cancel_query("20200602_030730_01456_2587f").await.unwrap();
 }
+
+#[tokio::test]
+async fn spooled_downloads_run_concurrently_within_the_configured_bound() {
+    let server = ReplayServer::start().await.unwrap();
+    let chunks: Vec<Bytes> = (0..12)
+        .map(|s| Bytes::from(mixed_rows_json(s * 500, 500)))
+        .collect();
+    let data = server.spooled_data("json+zstd", &chunks, &[500; 12], |_| {
+        SegmentPlacement::Spooled
+    });
+    server.add_query(
+        "SELECT wide",
+        Script::new().raw_page(page_body(
+            "wide",
+            &mixed_columns(),
+            Some(data.to_string().as_bytes()),
+            "FINISHED",
+            6000,
+        )),
+    );
+    server.set_latency(Duration::from_millis(100));
+    let c = Client::builder(server.url())
+        .user("u")
+        .spool_concurrency(3)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let result = c.fetch_all("SELECT wide").await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(result.rows.len(), 6000);
+    assert!(
+        result
+            .rows
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.get(0) == Some(&Value::BigInt(i as i64)))
+    );
+    assert_eq!(
+        server.max_concurrent_segment_fetches(),
+        3,
+        "downloads must overlap, up to the bound"
+    );
+    // 12 segments x (download + ack) x 100 ms one at a time would take 2.4 s.
+    assert!(elapsed < Duration::from_millis(1600), "{elapsed:?}");
+}
