@@ -161,6 +161,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// The resource the action works on (parameter name, family, service, policy, ...), for progress lines.
+    pub fn target(&self) -> &str {
+        match self {
+            Action::PutParameter { name, .. }
+            | Action::DeleteParameter { name, .. }
+            | Action::CreateNamespace { name }
+            | Action::PutCluster { name, .. } => name,
+            Action::RegisterTaskDefinition { spec, .. } => &spec.family,
+            Action::PutService { spec, .. } => &spec.name,
+            Action::PutScalableTarget { resource_id, .. } => resource_id,
+            Action::PutScalingPolicy { spec, .. } => spec.name(),
+            Action::PutAlarm { spec, .. } => &spec.name,
+        }
+    }
+
     /// The resource kind, for summaries and call counts.
     pub fn kind(&self) -> &'static str {
         match self {

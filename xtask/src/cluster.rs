@@ -159,7 +159,7 @@ async fn deploy_config(
         &mut |_| true,
         &mut |action: &Action| {
             step += 1;
-            println!("  [{step}] applying {} ...", action.kind());
+            println!("  [{step}] {} {}", action.kind(), action.target());
         },
     )
     .await?;
