@@ -866,3 +866,37 @@ async fn spooled_downloads_run_concurrently_within_the_configured_bound() {
     // 12 segments x (download + ack) x 100 ms one at a time would take 2.4 s.
     assert!(elapsed < Duration::from_millis(1600), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn jwt_goes_to_the_coordinator_on_every_request() {
+    let server = ReplayServer::start().await.unwrap();
+    long_query(&server, "SELECT big", 3);
+    let c = Client::builder(server.url())
+        .user("svc")
+        .jwt(Secret::new("eyJhbGciOi.fake.jwt"))
+        .allow_insecure_auth(true)
+        .client_tag("etl")
+        .client_capabilities(vec!["PARAMETRIC_DATETIME".into()])
+        .time_zone("UTC")
+        .build()
+        .unwrap();
+    assert_eq!(c.fetch_all("SELECT big").await.unwrap().rows.len(), 3);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            Some("Bearer eyJhbGciOi.fake.jwt"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(r.header("x-trino-user"), Some("svc"));
+    }
+    assert_eq!(reqs[0].header("x-trino-client-tags"), Some("etl"));
+    assert_eq!(
+        reqs[0].header("x-trino-client-capabilities"),
+        Some("PARAMETRIC_DATETIME")
+    );
+    assert_eq!(reqs[0].header("x-trino-time-zone"), Some("UTC"));
+}
