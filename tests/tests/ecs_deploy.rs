@@ -395,6 +395,65 @@ async fn changed_catalog_plans_exactly_one_parameter_and_two_rollouts() {
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn changed_image_registers_one_new_revision_and_retires_the_old() {
+    let sdk = lake_tests::aws_config().await;
+    let mut config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let aws = AwsCluster::new(&sdk);
+    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
+
+    config.cluster.image = "trinodb/trino:481".into();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let plan = run_deploy(&aws, &desired).await;
+    let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "task-definition",
+            "task-definition",
+            "service",
+            "service",
+            "task-definition",
+            "task-definition"
+        ],
+        "{plan}"
+    );
+    let name = &config.cluster.name;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    for family in [format!("{name}-coordinator"), format!("{name}-worker")] {
+        let active = ecs
+            .list_task_definitions()
+            .family_prefix(&family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            active.task_definition_arns().len(),
+            1,
+            "{family}: {:?}",
+            active.task_definition_arns()
+        );
+        assert!(active.task_definition_arns()[0].ends_with(&format!("{family}:2")));
+    }
+    let services = ecs
+        .describe_services()
+        .cluster(name)
+        .services(format!("{name}-worker"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        services.services()[0]
+            .task_definition()
+            .unwrap()
+            .ends_with(&format!("{name}-worker:2"))
+    );
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+}
+
 fn old_hash(plan: &trino_ecs_core::plan::Plan, service: usize) -> String {
     let services: Vec<&Action> = plan
         .actions

@@ -353,6 +353,14 @@ impl AwsCluster {
                     let arn = self.register_task_definition(spec, hash).await?;
                     task_arns.insert(spec.family.clone(), arn);
                 }
+                Action::DeregisterTaskDefinition { arn } => {
+                    self.ecs
+                        .deregister_task_definition()
+                        .task_definition(arn)
+                        .send()
+                        .await
+                        .map_err(|e| aws("ecs:DeregisterTaskDefinition", e))?;
+                }
                 Action::PutService { spec, hash, change } => {
                     let task_arn = task_arns.get(&spec.task_family).cloned().ok_or_else(|| {
                         Error::NotFound {

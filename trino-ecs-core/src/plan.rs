@@ -126,6 +126,11 @@ pub enum Action {
         /// Why.
         change: Change,
     },
+    /// Deregister a revision a new one replaced (after the services moved to the new one).
+    DeregisterTaskDefinition {
+        /// The replaced revision's ARN.
+        arn: String,
+    },
     /// Create a service, or update it and start a new deployment.
     PutService {
         /// The spec.
@@ -169,6 +174,7 @@ impl Action {
             | Action::CreateNamespace { name }
             | Action::PutCluster { name, .. } => name,
             Action::RegisterTaskDefinition { spec, .. } => &spec.family,
+            Action::DeregisterTaskDefinition { arn } => arn,
             Action::PutService { spec, .. } => &spec.name,
             Action::PutScalableTarget { resource_id, .. } => resource_id,
             Action::PutScalingPolicy { spec, .. } => spec.name(),
@@ -182,7 +188,9 @@ impl Action {
             Action::PutParameter { .. } | Action::DeleteParameter { .. } => "parameter",
             Action::CreateNamespace { .. } => "namespace",
             Action::PutCluster { .. } => "cluster",
-            Action::RegisterTaskDefinition { .. } => "task-definition",
+            Action::RegisterTaskDefinition { .. } | Action::DeregisterTaskDefinition { .. } => {
+                "task-definition"
+            }
             Action::PutService { .. } => "service",
             Action::PutScalableTarget { .. } => "scalable-target",
             Action::PutScalingPolicy { .. } => "scaling-policy",
@@ -252,6 +260,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         }
     }
 
+    let mut replaced = Vec::new();
     for (family, spec) in &desired.task_defs {
         let hash = desired.task_def_hash(family);
         let change = match observed.task_defs.get(family) {
@@ -262,6 +271,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             Some(_) => None,
         };
         if let Some(change) = change {
+            if let (Change::Update(_), Some(old)) = (&change, observed.task_defs.get(family)) {
+                replaced.push(Action::DeregisterTaskDefinition {
+                    arn: old.arn.clone(),
+                });
+            }
             actions.push(Action::RegisterTaskDefinition {
                 spec: Box::new(spec.clone()),
                 hash,
@@ -326,7 +340,8 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         });
     }
 
-    // Stale parameters go last: running tasks may still read them until the services rolled.
+    // Replaced revisions and stale parameters go last: running tasks use them until the services rolled.
+    actions.extend(replaced);
     for (name, old) in &observed.parameters {
         if !desired.parameters.contains_key(name)
             && desired
@@ -412,6 +427,9 @@ impl fmt::Display for Plan {
                     f,
                     "~ ecs cluster {name}: service connect namespace -> {name}"
                 )?,
+                Action::DeregisterTaskDefinition { arn } => {
+                    writeln!(f, "- task definition {arn} (replaced)")?
+                }
                 Action::RegisterTaskDefinition { spec, hash, change } => {
                     let sign = if *change == Change::Create { '+' } else { '~' };
                     write!(
@@ -664,6 +682,28 @@ mod tests {
         assert!(text.contains(
             "~ parameter /trino/lake-local/secrets/shared-secret\n      <secret redacted> changed"
         ));
+    }
+
+    #[test]
+    fn changed_image_registers_a_revision_rolls_services_and_deregisters_the_old_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+        let mut config = crate::config::LakeConfig::load(&path).unwrap();
+        let observed = converged(&model::desired(&config, &inputs()).unwrap());
+        config.cluster.image = "trinodb/trino:481".into();
+        let p = plan(&model::desired(&config, &inputs()).unwrap(), &observed);
+        let kinds: Vec<(&str, &str)> = p.actions.iter().map(|a| (a.kind(), a.target())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("task-definition", "lake-local-coordinator"),
+                ("task-definition", "lake-local-worker"),
+                ("service", "lake-local-coordinator"),
+                ("service", "lake-local-worker"),
+                ("task-definition", "lake-local-coordinator:1"),
+                ("task-definition", "lake-local-worker:1"),
+            ],
+            "{p}"
+        );
     }
 
     #[test]

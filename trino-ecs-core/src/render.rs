@@ -162,7 +162,9 @@ pub fn render_node(config: &LakeConfig, role: Role) -> BTreeMap<String, String> 
     files.insert("log.properties".to_owned(), "io.trino=INFO\n".to_owned());
 
     // The default system access control forbids graceful shutdown; file-based rules allow everything the
-    // default allows plus `system_information` writes for the ops user only.
+    // default allows plus `system_information` writes for the ops user only. Trino's file-based access control
+    // (SystemAccessControlFactory) treats absent schema, table, session-property and function sections as
+    // allow-all, so only catalogs and system_information need rules here.
     files.insert(
         "access-control.properties".to_owned(),
         format!("access-control.name=file\nsecurity.config-file={CONFIG_DIR}/rules.json\n"),
