@@ -187,7 +187,7 @@ async fn postgres_and_redshift_probes_classify_failures() {
 
     // Redshift speaks the PostgreSQL protocol: the redshift probe path works against PostgreSQL.
     let rs = trino_catalogs::spec::RedshiftCatalog {
-        url: "jdbc:redshift://127.0.0.1:5432/test".into(),
+        url: "jdbc:redshift://127.0.0.1:5432/test?ssl=false".into(),
         user: "postgres".into(),
         password: None,
         unload_location: None,

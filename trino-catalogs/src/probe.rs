@@ -345,9 +345,17 @@ async fn reach(
     }
 }
 
-/// Whether the JDBC URL asks for TLS (`sslMode=REQUIRED|VERIFY_*`, `useSSL=true`, `ssl=true`, `sslmode=require`...).
+/// Whether the JDBC URL asks for TLS (`sslMode=REQUIRED|VERIFY_*`, `useSSL=true`, `ssl=true`,
+/// `sslmode=require`...). The Redshift JDBC driver uses TLS unless told otherwise (`ssl=false` or
+/// `sslmode=disable`), so a Redshift URL without such a parameter wants TLS too.
 fn wants_tls(url: &JdbcUrl) -> bool {
-    url.params.iter().any(|(k, v)| {
+    let param = |name: &str| {
+        url.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let explicit = url.params.iter().any(|(k, v)| {
         let (k, v) = (k.to_ascii_lowercase(), v.to_ascii_lowercase());
         (k == "sslmode"
             && !matches!(
@@ -355,7 +363,11 @@ fn wants_tls(url: &JdbcUrl) -> bool {
                 "disable" | "disabled" | "allow" | "prefer" | "preferred"
             ))
             || (matches!(k.as_str(), "usessl" | "ssl" | "requiressl") && v == "true")
-    })
+    });
+    let redshift_default = url.scheme == "redshift"
+        && param("ssl").as_deref() != Some("false")
+        && param("sslmode").as_deref() != Some("disable");
+    explicit || redshift_default
 }
 
 async fn mysql(
