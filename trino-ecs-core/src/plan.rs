@@ -294,6 +294,22 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             Some(_) => None,
         };
         if let Some(change) = change {
+            // A run that died after registering a revision but before moving the service leaves the
+            // service on an older revision than the family's latest: retire that one too.
+            if let (Some(o), Some(td)) = (
+                observed.services.get(&spec.name),
+                observed.task_defs.get(&spec.task_family),
+            ) {
+                let old = Action::DeregisterTaskDefinition {
+                    arn: o.task_definition.clone(),
+                };
+                if !o.task_definition.is_empty()
+                    && o.task_definition != td.arn
+                    && !replaced.contains(&old)
+                {
+                    replaced.push(old);
+                }
+            }
             actions.push(Action::PutService {
                 spec: Box::new(spec.clone()),
                 hash,
@@ -697,6 +713,35 @@ mod tests {
             [
                 ("task-definition", "lake-local-coordinator"),
                 ("task-definition", "lake-local-worker"),
+                ("service", "lake-local-coordinator"),
+                ("service", "lake-local-worker"),
+                ("task-definition", "lake-local-coordinator:1"),
+                ("task-definition", "lake-local-worker:1"),
+            ],
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_service_left_on_an_old_revision_by_a_crash_retires_it_after_moving() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+        let mut config = crate::config::LakeConfig::load(&path).unwrap();
+        let mut observed = converged(&model::desired(&config, &inputs()).unwrap());
+        config.cluster.image = "trinodb/trino:481".into();
+        let d = model::desired(&config, &inputs()).unwrap();
+        // The new revisions were registered (latest = :2, tagged), the services still run :1.
+        for (family, td) in observed.task_defs.iter_mut() {
+            td.arn = format!("{family}:2");
+            td.hash = Some(d.task_def_hash(family));
+        }
+        for s in observed.services.values_mut() {
+            s.task_definition = format!("{}:1", s.arn);
+        }
+        let p = plan(&d, &observed);
+        let kinds: Vec<(&str, &str)> = p.actions.iter().map(|a| (a.kind(), a.target())).collect();
+        assert_eq!(
+            kinds,
+            [
                 ("service", "lake-local-coordinator"),
                 ("service", "lake-local-worker"),
                 ("task-definition", "lake-local-coordinator:1"),
