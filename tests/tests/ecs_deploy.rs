@@ -605,3 +605,102 @@ async fn a_held_lock_stops_a_second_deploy() {
         .unwrap();
     aws.unlock(again).await.unwrap();
 }
+
+/// Everything a converged cluster must have exactly once.
+async fn assert_no_duplicates(sdk: &aws_config::SdkConfig, name: &str) {
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    for family in [format!("{name}-coordinator"), format!("{name}-worker")] {
+        let revisions = ecs
+            .list_task_definitions()
+            .family_prefix(&family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revisions.task_definition_arns().len(), 1, "{family}");
+    }
+    let services = ecs.list_services().cluster(name).send().await.unwrap();
+    assert_eq!(services.service_arns().len(), 2, "{name}");
+    let sd = aws_sdk_servicediscovery::Client::new(sdk);
+    let namespaces = sd.list_namespaces().send().await.unwrap();
+    let same = namespaces
+        .namespaces()
+        .iter()
+        .filter(|n| n.name() == Some(name))
+        .count();
+    assert_eq!(same, 1, "{name}");
+    let aas = aws_sdk_applicationautoscaling::Client::new(sdk);
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id(format!("service/{name}/{name}-worker"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.scaling_policies().len(), 2, "{name}");
+}
+
+#[tokio::test]
+async fn a_deploy_killed_after_any_step_converges_on_rerun() {
+    let sdk = lake_tests::aws_config().await;
+    let aws = AwsCluster::new(&sdk);
+    let total = {
+        let config = config();
+        let desired = model::desired(&config, &inputs(&config)).unwrap();
+        deploy::plan(&aws, &desired).await.unwrap().actions.len()
+    };
+    for cut in (1..total).step_by(3) {
+        let config = config();
+        let mut inputs = inputs(&config);
+        inputs.catalog_secrets.clear();
+        let desired = model::desired(&config, &inputs).unwrap();
+        let observed = aws.observe(&desired).await.unwrap();
+        let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
+        partial.actions.truncate(cut);
+        aws.apply(&desired, &partial, &observed, &mut |_| {})
+            .await
+            .unwrap();
+        let rest = run_deploy(&aws, &desired).await;
+        assert!(
+            rest.actions.len() < total,
+            "cut {cut}: the rerun redid everything:\n{rest}"
+        );
+        assert!(
+            deploy::plan(&aws, &desired).await.unwrap().is_empty(),
+            "cut {cut}"
+        );
+        assert_no_duplicates(&sdk, &config.cluster.name).await;
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_deploys_serialise_on_the_lock() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let (a, b) = (AwsCluster::new(&sdk), AwsCluster::new(&sdk));
+    let options = DeployOptions {
+        lock_wait: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let (mut yes_a, mut yes_b) = (
+        |_: &trino_ecs_core::plan::Plan| true,
+        |_: &trino_ecs_core::plan::Plan| true,
+    );
+    let (mut quiet_a, mut quiet_b) = (|_: &Action| {}, |_: &Action| {});
+    let (first, second) = tokio::join!(
+        deploy::deploy(&a, &desired, &options, &mut yes_a, &mut quiet_a),
+        deploy::deploy(&b, &desired, &options, &mut yes_b, &mut quiet_b),
+    );
+    let (first, second) = (first.unwrap().unwrap(), second.unwrap().unwrap());
+    // Both saw work to do; the one that got the lock second re-planned and found nothing left.
+    let applied = [first.actions.len(), second.actions.len()];
+    assert!(
+        applied.contains(&0),
+        "one deploy must find the other's work done: {applied:?}"
+    );
+    assert!(deploy::plan(&a, &desired).await.unwrap().is_empty());
+    assert_no_duplicates(&sdk, &config.cluster.name).await;
+}
