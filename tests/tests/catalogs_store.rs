@@ -21,6 +21,14 @@ async fn ssm_store_passes_the_shared_suite() {
     testsuite::run(&store).await;
 }
 
+#[tokio::test]
+async fn ssm_store_rewrites_secrets_when_the_kms_key_changes() {
+    let (before, client) = fresh_store().await;
+    let after = SsmCatalogStore::new(client.clone(), before.layout().clone())
+        .with_kms_key_id(Some("alias/rotated-key".into()));
+    testsuite::kms_key_change_rewrites_secrets(&before, &after).await;
+}
+
 async fn raw(client: &aws_sdk_ssm::Client, name: &str) -> aws_sdk_ssm::types::Parameter {
     client
         .get_parameter()

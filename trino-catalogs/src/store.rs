@@ -239,13 +239,20 @@ pub(crate) struct Param {
     pub(crate) secure: bool,
     pub(crate) version: i64,
     pub(crate) modified: Option<i64>,
+    /// The KMS key of a SecureString (`alias/aws/ssm` when the account default is used); `None` otherwise.
+    pub(crate) key_id: Option<String>,
 }
+
+/// The key SSM uses for SecureString parameters when none is given.
+pub(crate) const DEFAULT_KEY: &str = "alias/aws/ssm";
 
 /// The parameter-store operations the engine needs. Implemented over SSM and over a map.
 #[async_trait]
 pub(crate) trait Params: Send + Sync {
     /// The latest version, decrypted; `None` when absent.
     async fn get(&self, name: &str) -> Result<Option<Param>>;
+    /// The KMS key new SecureString values are written with (`None`: the account default).
+    fn key_id(&self) -> Option<&str>;
     /// Writes (overwriting) and returns the new version.
     async fn put(&self, name: &str, value: &str, secure: bool, advanced: bool) -> Result<i64>;
     /// Deletes these parameters (absent ones are ignored).
@@ -360,10 +367,14 @@ pub(crate) async fn engine_put(
     for (param, value, secure) in &plan {
         let step = async {
             let existing = p.get(param).await?;
-            if existing
-                .as_ref()
-                .is_some_and(|e| e.value == *value && e.secure == *secure)
-            {
+            let wanted_key = p.key_id().unwrap_or(DEFAULT_KEY);
+            let same = |e: &Param| {
+                e.value == *value
+                    && e.secure == *secure
+                    // A changed KMS key re-encrypts the secret.
+                    && (!secure || e.key_id.as_deref().unwrap_or(DEFAULT_KEY) == wanted_key)
+            };
+            if existing.as_ref().is_some_and(same) {
                 return Ok((existing, None));
             }
             let advanced = needs_advanced(param, value.expose(), allow_advanced)?;

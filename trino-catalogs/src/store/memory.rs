@@ -1,7 +1,7 @@
 //! The in-memory twin of Parameter Store: versions, history, String/SecureString types, tiers, paths.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -19,8 +19,9 @@ pub struct MemoryCatalogStore {
 
 #[derive(Default)]
 struct MemoryParams {
+    kms_key_id: Option<String>,
     // Every retained version per parameter, oldest first, and whether it is advanced-tier.
-    map: Mutex<BTreeMap<String, Vec<(Param, bool)>>>,
+    map: Arc<Mutex<BTreeMap<String, Vec<(Param, bool)>>>>,
 }
 
 impl MemoryCatalogStore {
@@ -30,6 +31,25 @@ impl MemoryCatalogStore {
             layout,
             allow_advanced: true,
             params: MemoryParams::default(),
+        }
+    }
+
+    /// The KMS key SecureString values are recorded as encrypted with.
+    pub fn with_kms_key_id(mut self, key: Option<String>) -> Self {
+        self.params.kms_key_id = key;
+        self
+    }
+
+    /// A second store over the same parameters (like a second process on the same SSM), writing SecureStrings
+    /// with `key`.
+    pub fn sharing_with_kms_key_id(&self, key: Option<String>) -> Self {
+        Self {
+            layout: self.layout.clone(),
+            allow_advanced: self.allow_advanced,
+            params: MemoryParams {
+                kms_key_id: key,
+                map: Arc::clone(&self.params.map),
+            },
         }
     }
 
@@ -55,6 +75,7 @@ impl MemoryCatalogStore {
                 secure,
                 version,
                 modified: Some(now()),
+                key_id: secure.then(|| super::DEFAULT_KEY.to_owned()),
             },
             false,
         ));
@@ -93,7 +114,16 @@ impl Params for MemoryParams {
             .map(|(p, _)| p.clone()))
     }
 
+    fn key_id(&self) -> Option<&str> {
+        self.kms_key_id.as_deref()
+    }
+
     async fn put(&self, name: &str, value: &str, secure: bool, advanced: bool) -> Result<i64> {
+        let key_id = secure.then(|| {
+            self.kms_key_id
+                .clone()
+                .unwrap_or_else(|| super::DEFAULT_KEY.to_owned())
+        });
         let mut map = self.map.lock().expect("memory store lock");
         let versions = map.entry(name.to_owned()).or_default();
         let version = versions.last().map_or(1, |(p, _)| p.version + 1);
@@ -105,6 +135,7 @@ impl Params for MemoryParams {
                 secure,
                 version,
                 modified: Some(now()),
+                key_id,
             },
             advanced,
         ));
@@ -154,6 +185,13 @@ mod tests {
     async fn memory_store_passes_the_shared_suite() {
         let store = MemoryCatalogStore::new(Layout::new("/trino", "suite").unwrap());
         crate::store::testsuite::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_new_kms_key_rewrites_secrets() {
+        let before = MemoryCatalogStore::new(Layout::new("/trino", "kms").unwrap());
+        let after = before.sharing_with_kms_key_id(Some("alias/rotated".into()));
+        crate::store::testsuite::kms_key_change_rewrites_secrets(&before, &after).await;
     }
 
     #[tokio::test]

@@ -87,11 +87,44 @@ fn to_param(p: &aws_sdk_ssm::types::Parameter) -> Param {
         secure: p.r#type() == Some(&ParameterType::SecureString),
         version: p.version(),
         modified: p.last_modified_date().map(|d| d.secs()),
+        key_id: None,
+    }
+}
+
+impl SsmParams {
+    async fn describe_key(&self, name: &str) -> Result<Option<String>> {
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| Error::Aws {
+                operation: "ssm:DescribeParameters",
+                resource: name.to_owned(),
+                source: Box::new(e),
+            })?;
+        let out = self
+            .client
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .map_err(|e| map_err("ssm:DescribeParameters", name, e))?;
+        Ok(out
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .and_then(|p| p.key_id())
+            .map(str::to_owned))
     }
 }
 
 #[async_trait]
 impl Params for SsmParams {
+    fn key_id(&self) -> Option<&str> {
+        self.kms_key_id.as_deref()
+    }
+
     async fn get(&self, name: &str) -> Result<Option<Param>> {
         match self
             .client
@@ -101,7 +134,16 @@ impl Params for SsmParams {
             .send()
             .await
         {
-            Ok(out) => Ok(out.parameter().map(to_param)),
+            Ok(out) => {
+                let Some(mut param) = out.parameter().map(to_param) else {
+                    return Ok(None);
+                };
+                if param.secure {
+                    // GetParameter does not tell the KMS key; DescribeParameters does.
+                    param.key_id = self.describe_key(name).await?;
+                }
+                Ok(Some(param))
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_not_found()) =>
@@ -190,6 +232,7 @@ impl Params for SsmParams {
                     secure: h.r#type() == Some(&ParameterType::SecureString),
                     version: h.version(),
                     modified: h.last_modified_date().map(|d| d.secs()),
+                    key_id: h.key_id().map(str::to_owned),
                 })),
                 Err(e)
                     if e.as_service_error()

@@ -78,6 +78,36 @@ pub async fn big_catalog_uses_advanced_tier(store: &dyn CatalogStore) {
     );
 }
 
+/// `before` and `after` are two stores over the same parameters and layout whose KMS keys differ: a put
+/// through `after` of an unchanged catalog re-encrypts (rewrites) its secret, and only its secret.
+pub async fn kms_key_change_rewrites_secrets(before: &dyn CatalogStore, after: &dyn CatalogStore) {
+    let pw = secrets(&[("password", "pw")]);
+    before.put("keyed", &mysql("ro"), &pw).await.unwrap();
+    assert!(
+        before
+            .put("keyed", &mysql("ro"), &pw)
+            .await
+            .unwrap()
+            .written
+            .is_empty()
+    );
+    let report = after.put("keyed", &mysql("ro"), &pw).await.unwrap();
+    assert_eq!(
+        report.written,
+        vec![after.layout().secret_parameter("keyed", "password")]
+    );
+    assert!(
+        after
+            .put("keyed", &mysql("ro"), &pw)
+            .await
+            .unwrap()
+            .written
+            .is_empty(),
+        "and then it is stable"
+    );
+    assert!(after.delete("keyed").await.unwrap());
+}
+
 /// Runs every check against `store`, which must be empty.
 pub async fn run(store: &dyn CatalogStore) {
     let layout = store.layout().clone();
