@@ -17,11 +17,14 @@ pub struct MemoryCatalogStore {
     params: MemoryParams,
 }
 
+/// Every retained version per parameter name, oldest first, each with whether it is advanced-tier.
+type ParamMap = BTreeMap<String, Vec<(Param, bool)>>;
+
 #[derive(Default)]
 struct MemoryParams {
     kms_key_id: Option<String>,
     // Every retained version per parameter, oldest first, and whether it is advanced-tier.
-    map: Arc<Mutex<BTreeMap<String, Vec<(Param, bool)>>>>,
+    map: Arc<Mutex<ParamMap>>,
 }
 
 impl MemoryCatalogStore {
