@@ -56,14 +56,25 @@ pub struct ScaleArgs {
     pub drain_timeout: u64,
 }
 
-/// The rendered catalogs and their secret parameters, from the config's `[catalogs]`.
-fn catalog_inputs(
+/// The rendered catalogs and their secret parameters: every catalog in the catalog store (added with
+/// `catalog add`), overlaid by the config's `[catalogs]` (which `deploy` publishes to the store).
+async fn catalog_inputs(
     config: &LakeConfig,
+    sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
     let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
+    let store = SsmCatalogStore::from_sdk_config(sdk, layout.clone());
+    let mut specs: BTreeMap<String, trino_catalogs::CatalogSpec> = store
+        .list()
+        .await
+        .context("reading the catalog store")?
+        .into_iter()
+        .map(|c| (c.name, c.spec))
+        .collect();
+    specs.extend(config.catalogs.iter().map(|(n, s)| (n.clone(), s.clone())));
     let mut files = BTreeMap::new();
     let mut secrets = BTreeMap::new();
-    for (name, spec) in &config.catalogs {
+    for (name, spec) in &specs {
         files.insert(name.clone(), trino_catalogs::render(name, spec).text);
         for s in layout.ecs_secrets(name, spec) {
             secrets.insert(s.env, s.parameter);
@@ -73,8 +84,8 @@ fn catalog_inputs(
 }
 
 /// The desired state of the cluster `config` describes.
-pub fn desired(config: &LakeConfig) -> anyhow::Result<Desired> {
-    let (catalog_files, catalog_secrets) = catalog_inputs(config)?;
+pub async fn desired(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<Desired> {
+    let (catalog_files, catalog_secrets) = catalog_inputs(config, sdk).await?;
     let inputs = DeployInputs {
         catalog_files,
         catalog_secrets,
@@ -113,7 +124,7 @@ fn adapter(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> AwsCluster {
 pub async fn plan(global: &Global, _args: PlanArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
-    let desired = desired(&config)?;
+    let desired = desired(&config, &sdk).await?;
     let plan = deploy::plan(&adapter(&config, &sdk), &desired).await?;
     print!("{plan}");
     Ok(())
@@ -132,7 +143,7 @@ async fn deploy_config(
     yes: bool,
     lock_wait: u64,
 ) -> anyhow::Result<bool> {
-    let desired = desired(config)?;
+    let desired = desired(config, sdk).await?;
     let aws = adapter(config, sdk);
     let first = deploy::plan(&aws, &desired).await?;
     if first.is_empty() {
@@ -178,7 +189,12 @@ pub async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
     if deploy_config(&config, &sdk, args.yes, args.lock_wait).await? && args.wait > 0 {
-        wait_stable(&adapter(&config, &sdk), &desired(&config)?, args.wait).await?;
+        wait_stable(
+            &adapter(&config, &sdk),
+            &desired(&config, &sdk).await?,
+            args.wait,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -210,7 +226,7 @@ async fn wait_stable(aws: &AwsCluster, desired: &Desired, seconds: u64) -> anyho
 pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
-    let desired = desired(&config)?;
+    let desired = desired(&config, &sdk).await?;
     let aws = adapter(&config, &sdk);
     print!("{}", aws.status(&desired).await?);
     if let Some(url) = &args.coordinator {
@@ -313,7 +329,7 @@ pub async fn local_job(
     );
     deploy_config(&config, sdk, true, 0).await?;
     println!("--- redeploy (must be a no-op) ---");
-    let desired = desired(&config)?;
+    let desired = desired(&config, &sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
     let aws = AwsCluster::with_counter(sdk, &counter);
     let plan = deploy::deploy(
@@ -384,7 +400,7 @@ pub async fn bench_deploy() -> anyhow::Result<()> {
     config.cluster.subnets = subnets;
     config.cluster.security_groups = groups;
     publish_catalogs(&config, &sdk).await?;
-    let desired = desired(&config)?;
+    let desired = desired(&config, &sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
     let aws = AwsCluster::with_counter(&sdk, &counter);
 
