@@ -372,7 +372,7 @@ fn main() {
     let latency_ms: u64 = std::env::var("BENCH_LATENCY_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(20);
     let mut remote = vec![];
     if latency_ms > 0 {
         writeln!(child_in, "{latency_ms}").unwrap();

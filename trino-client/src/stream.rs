@@ -617,10 +617,28 @@ impl SegmentJob {
     /// Downloads, checks and decodes the segment, sending batches of rows to `tx` (which bounds how far
     /// it runs ahead of the consumer), then acknowledges it. Errors go to `tx` as well.
     async fn run(self, tx: mpsc::Sender<Result<Vec<Row>>>, permit: OwnedSemaphorePermit) {
-        if let Err(e) = self.download_and_decode(&tx).await {
+        let outcome = self.download_and_decode(&tx).await;
+        let decoded = outcome.is_ok();
+        if let Err(e) = outcome {
             let _ = tx.send(Err(e)).await;
         }
+        // Release the consumer and the download slot before the acknowledgement round trip, so the ack's
+        // latency is never on the critical path.
+        drop(tx);
         drop(permit);
+        if decoded
+            && let Err(e) = self
+                .inner
+                .send(
+                    Method::GET,
+                    self.ack.clone(),
+                    None,
+                    Kind::Segment(&self.headers),
+                )
+                .await
+        {
+            tracing::warn!(uri = %self.ack, error = %e, "segment acknowledgement failed");
+        }
     }
 
     async fn download_and_decode(&self, tx: &mpsc::Sender<Result<Vec<Row>>>) -> Result<()> {
@@ -656,18 +674,6 @@ impl SegmentJob {
             message: e.to_string(),
             position: None,
         })??;
-        if let Err(e) = self
-            .inner
-            .send(
-                Method::GET,
-                self.ack.clone(),
-                None,
-                Kind::Segment(&self.headers),
-            )
-            .await
-        {
-            tracing::warn!(uri = %self.ack, error = %e, "segment acknowledgement failed");
-        }
         Ok(())
     }
 }

@@ -514,7 +514,15 @@ async fn spooled_segments_in_every_encoding_arrive_in_order_and_are_acked() {
         }
         assert_eq!(n, 4000, "{encoding}");
         assert_eq!(stream.status().spooling_encoding.as_deref(), Some(encoding));
-        let mut acked = server.acked_segments();
+        // Acks run after each segment's rows are handed over (off the critical path): give the last a moment.
+        let mut acked = vec![];
+        for _ in 0..200 {
+            acked = server.acked_segments();
+            if acked.len() >= 7 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         acked.sort();
         assert_eq!(
             acked,
