@@ -10,10 +10,12 @@
 //! If draining times out, nothing is killed: the victims keep their protection and the count is unchanged.
 //!
 //! Automatic scale-in: Application Auto Scaling's target tracking may lower the desired count, but ECS does
-//! not stop protected tasks, so an automatic scale-in only takes effect on workers whose protection has
-//! expired or was released. Run `scale` (or a periodic drain loop calling [`scale_workers`] with the
-//! autoscaler's desired count) to carry it out safely; protection expires after `protection_minutes`, after
-//! which automatic scale-in can again kill queries, so the loop must renew it.
+//! not stop protected tasks, so the service keeps running more workers than desired until protection is
+//! released. [`follow_autoscaling`] (`cargo xtask scale --follow <seconds>`) is the drain loop that carries the
+//! autoscaler's decision out safely: each pass protects every running worker (new ones too), drains the excess
+//! and releases only the drained workers' protection, so ECS stops exactly those. Without the loop, scale-in
+//! waits until protection expires (`protection_minutes`, at most 48 h), after which ECS may stop a busy worker
+//! and kill its queries.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -325,6 +327,32 @@ pub async fn scale_workers(
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ScaleReport> {
     let from = fleet.desired().await?;
+    converge(fleet, nodes, from, target, true, options, progress).await
+}
+
+/// One pass of the drain loop that carries out automatic scale-in safely: protects every running worker
+/// (new ones included), and when autoscaling has lowered the desired count below the running workers, drains
+/// the excess and releases only their protection, so ECS stops exactly the drained ones. Run it periodically
+/// (e.g. `cargo xtask scale --follow`).
+pub async fn follow_autoscaling(
+    fleet: &dyn WorkerFleet,
+    nodes: &dyn NodeStateApi,
+    options: &ScaleOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<ScaleReport> {
+    let desired = fleet.desired().await?;
+    converge(fleet, nodes, desired, desired, false, options, progress).await
+}
+
+async fn converge(
+    fleet: &dyn WorkerFleet,
+    nodes: &dyn NodeStateApi,
+    from: u32,
+    target: u32,
+    set_count: bool,
+    options: &ScaleOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<ScaleReport> {
     let tasks = fleet.tasks().await?;
     if !tasks.is_empty() {
         let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
@@ -334,7 +362,7 @@ pub async fn scale_workers(
     }
     let excess = (tasks.len() as u32).saturating_sub(target) as usize;
     if excess == 0 {
-        if from != target {
+        if set_count && from != target {
             fleet.set_desired(target).await?;
             progress(&format!("desired count {from} -> {target}"));
         }
@@ -409,7 +437,9 @@ pub async fn scale_workers(
     fleet
         .protect(&arns, false, options.protection_minutes)
         .await?;
-    fleet.set_desired(target).await?;
+    if set_count {
+        fleet.set_desired(target).await?;
+    }
     progress(&format!(
         "protection released on {} drained workers; desired count {from} -> {target}",
         arns.len()
@@ -808,6 +838,32 @@ mod tests {
                 "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c"
             ],
             "no protection released, no count lowered"
+        );
+    }
+
+    #[tokio::test]
+    async fn following_autoscaling_drains_the_excess_and_never_touches_the_count() {
+        let port = free_port().await;
+        let a = start_node("127.0.0.1", port, 1, true).await;
+        let _b = start_node("127.0.0.2", port, 3, true).await;
+        let _c = start_node("127.0.0.3", port, 4, true).await;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // Autoscaling lowered the count to 2 while 3 protected workers run.
+        let (client, _rules) = ecs(2, log.clone());
+        let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
+        let report = follow_autoscaling(&fleet, &HttpNodeApi::new(), &options(), &mut |_: &str| {})
+            .await
+            .unwrap();
+        assert_eq!(report.drained, ["arn:task/a"]);
+        assert_eq!(a.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "DescribeServices",
+                "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c",
+                "UpdateTaskProtection enabled=false minutes=None arn:task/a",
+            ],
+            "the count is autoscaling's; only the drained worker loses protection"
         );
     }
 

@@ -50,7 +50,12 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
     /// The desired number of workers.
-    pub workers: u32,
+    #[arg(required_unless_present = "follow")]
+    pub workers: Option<u32>,
+    /// Run the drain loop instead: every this many seconds, protect all workers and drain those above the
+    /// count autoscaling wants, so automatic scale-in never kills a query.
+    #[arg(long, value_name = "SECONDS")]
+    pub follow: Option<u64>,
     /// Give up draining a worker after this many seconds (its protection stays; nothing is killed).
     #[arg(long, default_value_t = 3600)]
     pub drain_timeout: u64,
@@ -253,13 +258,6 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
 /// Runs `scale`: drains workers before lowering the count, so no running query is killed.
 pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     let config = global.load()?;
-    anyhow::ensure!(
-        (config.cluster.workers.min..=config.cluster.workers.max).contains(&args.workers),
-        "{} workers is outside cluster.workers min..=max ({}..={})",
-        args.workers,
-        config.cluster.workers.min,
-        config.cluster.workers.max
-    );
     let sdk = sdk_config(&config).await?;
     let fleet = EcsWorkerFleet::new(
         &sdk,
@@ -271,13 +269,33 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
         grace_period: Duration::from_secs(u64::from(config.cluster.shutdown_grace_period_seconds)),
         ..Default::default()
     };
-    let report = drain::scale_workers(
-        &fleet,
-        &HttpNodeApi::new(),
-        args.workers,
-        &options,
-        &mut |line: &str| println!("{line}"),
-    )
+    let nodes = HttpNodeApi::new();
+    if let Some(every) = args.follow {
+        println!(
+            "drain loop: every {every} s, protect all workers and drain those above autoscaling's count"
+        );
+        loop {
+            let report = drain::follow_autoscaling(&fleet, &nodes, &options, &mut |line: &str| {
+                println!("{line}")
+            })
+            .await?;
+            if !report.drained.is_empty() {
+                println!("{report}");
+            }
+            tokio::time::sleep(Duration::from_secs(every)).await;
+        }
+    }
+    let workers = args.workers.context("the number of workers is required")?;
+    let w = &config.cluster.workers;
+    anyhow::ensure!(
+        (w.min..=w.max).contains(&workers),
+        "{workers} workers is outside cluster.workers min..=max ({}..={})",
+        w.min,
+        w.max
+    );
+    let report = drain::scale_workers(&fleet, &nodes, workers, &options, &mut |line: &str| {
+        println!("{line}")
+    })
     .await?;
     println!("{report}");
     Ok(())
