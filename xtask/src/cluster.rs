@@ -347,7 +347,7 @@ pub async fn local_job(
     );
     deploy_config(&config, sdk, true, 0).await?;
     println!("--- redeploy (must be a no-op) ---");
-    let desired = desired(&config, &sdk).await?;
+    let desired = desired(&config, sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
     let aws = AwsCluster::with_counter(sdk, &counter);
     let plan = deploy::deploy(
