@@ -12,15 +12,16 @@ use crate::policy::{Filter, PolicyDocument, Rule, Transition};
 use crate::trace::{Group, Trace};
 use crate::validate::validate;
 
-/// Share of a table's reads that defines its hot horizon.
-pub const HOT_SHARE: f64 = 0.95;
+/// A partition age is hot when partitions of that age are read on at least this share of days (once a month):
+/// regular access, as opposed to the occasional backfill or ad-hoc query.
+pub const HOT_READ_FREQUENCY: f64 = 1.0 / 30.0;
 
 /// What the evidence says about one table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableAccessShape {
     /// Table root prefix.
     pub table: String,
-    /// Data younger than this many days received [`HOT_SHARE`] of the data reads: it is hot.
+    /// Partitions younger than this many days are read regularly (at least [`HOT_READ_FREQUENCY`]): they are hot.
     pub hot_days: i64,
     /// The oldest partition age read at all (None: data never read).
     pub oldest_read_age: Option<i64>,
@@ -45,14 +46,18 @@ pub fn access_shapes(trace: &Trace, from: i64, to: i64) -> Vec<TableAccessShape>
         .zip(ages)
         .map(|(table, mut ages)| {
             ages.sort_unstable();
-            let hot_days = if ages.is_empty() {
-                0
-            } else {
-                ages[((ages.len() as f64 * HOT_SHARE).ceil() as usize)
-                    .saturating_sub(1)
-                    .min(ages.len() - 1)]
-                    + 1
-            };
+            // Reads per age, over the window's days: the chance a partition of that age is read on a given day.
+            let days = (to - from).max(1) as f64;
+            let mut hot_days = 0;
+            let mut i = 0;
+            while i < ages.len() {
+                let age = ages[i];
+                let j = ages[i..].partition_point(|a| *a == age) + i;
+                if (j - i) as f64 / days >= HOT_READ_FREQUENCY {
+                    hot_days = age + 1;
+                }
+                i = j;
+            }
             TableAccessShape {
                 table: table.clone(),
                 hot_days,
@@ -98,7 +103,7 @@ fn rule(id: String, prefix: String, steps: &[(i64, &str)]) -> Rule {
     }
 }
 
-const DAYS: [i64; 12] = [0, 7, 14, 30, 45, 60, 90, 120, 180, 270, 365, 540];
+const DAYS: [i64; 15] = [0, 1, 2, 3, 7, 14, 30, 45, 60, 90, 120, 180, 270, 365, 540];
 
 fn candidates(shape: &TableAccessShape) -> Vec<Vec<(i64, &'static str)>> {
     let mut out: Vec<Vec<(i64, &'static str)>> = vec![vec![(0, "INTELLIGENT_TIERING")]];
@@ -113,8 +118,15 @@ fn candidates(shape: &TableAccessShape) -> Vec<Vec<(i64, &'static str)>> {
         out.push(vec![(d, "STANDARD_IA")]);
         out.push(vec![(d, "GLACIER_IR")]);
         out.push(vec![(d, "INTELLIGENT_TIERING")]);
-        for &d2 in DAYS.iter().filter(|d2| **d2 >= d + 90 && never_after(**d2)) {
+        // GLACIER_IR's minimum storage duration is 90 days, so the next step comes at least 90 days later.
+        let later = DAYS
+            .iter()
+            .copied()
+            .chain([d + 90])
+            .filter(|d2| *d2 >= d + 90 && never_after(*d2));
+        for d2 in later {
             out.push(vec![(d, "GLACIER_IR"), (d2, "DEEP_ARCHIVE")]);
+            out.push(vec![(d, "GLACIER_IR"), (d2, "GLACIER")]);
         }
         if never_after(d) {
             out.push(vec![(d, "DEEP_ARCHIVE")]);
@@ -197,11 +209,8 @@ pub fn recommend(
             match shape.oldest_read_age {
                 None => "data/ was never read in the evidence window".to_owned(),
                 Some(oldest) => format!(
-                    "{:.0}% of {} data reads were of partitions younger than {} days (hot); the oldest partition read was {} days old",
-                    HOT_SHARE * 100.0,
-                    shape.reads,
-                    shape.hot_days,
-                    oldest
+                    "partitions younger than {} days are read at least once a month (hot); {} data reads in the evidence window, the oldest partition read was {} days old",
+                    shape.hot_days, shape.reads, oldest
                 ),
             },
         ];
@@ -270,8 +279,10 @@ pub struct Comparison {
     pub choices: Vec<TableChoice>,
     /// All-STANDARD, all-Intelligent-Tiering, each fixed age rule, and the recommendation.
     pub rows: Vec<Row>,
-    /// Index in `rows` of the cheapest fixed age rule.
+    /// Index in `rows` of the cheapest fixed age rule, whatever it breaks.
     pub best_fixed: usize,
+    /// Index in `rows` of the cheapest fixed age rule that blocks no live read (no read of GLACIER/DEEP_ARCHIVE data).
+    pub best_viable_fixed: usize,
 }
 
 /// The fixed age rules compared with: bucket-wide transitions at 30/90/180 days.
@@ -350,6 +361,16 @@ pub fn compare(trace: &Trace, prices: &PriceTable, evidence_from: i64) -> Compar
                 .total_cmp(&rows[*b].report.total.total())
         })
         .expect("fixed rules exist");
+    let best_viable_fixed = (fixed_start..rows.len())
+        .filter(|i| rows[*i].report.blocked_reads == 0)
+        .min_by(|a, b| {
+            rows[*a]
+                .report
+                .total
+                .total()
+                .total_cmp(&rows[*b].report.total.total())
+        })
+        .unwrap_or(best_fixed);
     rows.push(run(
         "recommended".into(),
         Strategy::Policy(recommended.clone()),
@@ -359,6 +380,7 @@ pub fn compare(trace: &Trace, prices: &PriceTable, evidence_from: i64) -> Compar
         choices,
         rows,
         best_fixed,
+        best_viable_fixed,
     }
 }
 

@@ -20,6 +20,6 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Client => pending("bench client", 3),
         BenchCmd::Deploy => crate::cluster::bench_deploy().await,
-        BenchCmd::Lifecycle => pending("bench lifecycle", 6),
+        BenchCmd::Lifecycle => crate::lifecycle::bench().await,
     }
 }

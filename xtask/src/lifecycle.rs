@@ -1,12 +1,22 @@
-//! `cargo xtask lifecycle ...`.
+//! `cargo xtask lifecycle ...`: validate, analyze, report, plan and apply S3 lifecycle + Intelligent-Tiering
+//! policies. Glue only: the logic lives in the `lake-lifecycle` crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use comfy_table::Table;
+use lake_lifecycle::classify::{Classifier, PrefixScheme, Thresholds};
+use lake_lifecycle::cost::{CostBreakdown, PriceTable};
+use lake_lifecycle::evidence::{InventorySchema, parse_access_log_line, read_inventory_csv};
+use lake_lifecycle::plan::{apply, plan};
 use lake_lifecycle::policy::PolicyDocument;
+use lake_lifecycle::recommend::compare;
+use lake_lifecycle::s3::S3PolicyStore;
+use lake_lifecycle::store::PolicyStore;
+use lake_lifecycle::trace::{TraceConfig, generate};
 
-use crate::common::Global;
+use crate::common::{Global, sdk_config};
 
 /// `lifecycle` subcommands.
 #[derive(Debug, Subcommand)]
@@ -16,12 +26,94 @@ pub enum LifecycleCmd {
         /// The policy file (AWS JSON shape). Default: the `lake.lifecycle_policy` of the lake config.
         file: Option<PathBuf>,
     },
+    /// Classify prefixes hot/warm/cold/archive from S3 Inventory CSV and server access logs (local files).
+    Analyze(AnalyzeArgs),
+    /// Model the cost of the recommended policy against all-STANDARD, all-Intelligent-Tiering and fixed age rules
+    /// on a generated 12-month Iceberg lake trace, and print the table.
+    Report(ReportArgs),
+    /// Show the diff between the policy file and the bucket's current configuration.
+    Plan(TargetArgs),
+    /// Write the policy file's configuration to the bucket.
+    Apply {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Allow rules that expire (delete) objects. Without it, apply refuses a plan that adds or changes one.
+        #[arg(long)]
+        confirm_expiration: bool,
+    },
+}
+
+/// Which bucket and policy.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The policy file. Default: the `lake.lifecycle_policy` of the lake config.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// The bucket. Default: `lake.bucket` of the lake config.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Leave Intelligent-Tiering configurations alone (e.g. against moto, which does not implement their API).
+    #[arg(long)]
+    skip_intelligent_tiering: bool,
+}
+
+/// Evidence files and grouping.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// S3 Inventory CSV files (uncompressed, no header).
+    #[arg(long)]
+    inventory: Vec<PathBuf>,
+    /// The inventory manifest's `fileSchema`.
+    #[arg(
+        long,
+        default_value = "Bucket, Key, Size, LastModifiedDate, StorageClass"
+    )]
+    inventory_schema: String,
+    /// Server access log files, or directories of them.
+    #[arg(long)]
+    access_log: Vec<PathBuf>,
+    /// Judge "now" at this time (RFC 3339). Default: the current time.
+    #[arg(long)]
+    now: Option<String>,
+    /// Path segments per prefix outside Iceberg layouts.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// Partition directories per prefix under an Iceberg table's `data/`.
+    #[arg(long, default_value_t = 1)]
+    partition_depth: usize,
+    /// Do not recognise Iceberg `metadata/` and `data/` layouts.
+    #[arg(long)]
+    no_iceberg: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Report options.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Trace generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Write the recommended policy (AWS JSON) here.
+    #[arg(long)]
+    write_policy: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs a `lifecycle` subcommand.
 pub async fn run(global: &Global, cmd: LifecycleCmd) -> anyhow::Result<()> {
     match cmd {
         LifecycleCmd::Validate { file } => validate(global, file),
+        LifecycleCmd::Analyze(args) => analyze(args),
+        LifecycleCmd::Report(args) => report(args),
+        LifecycleCmd::Plan(target) => plan_or_apply(global, target, None).await,
+        LifecycleCmd::Apply {
+            target,
+            confirm_expiration,
+        } => plan_or_apply(global, target, Some(confirm_expiration)).await,
     }
 }
 
@@ -59,4 +151,309 @@ fn validate(global: &Global, file: Option<PathBuf>) -> anyhow::Result<()> {
         path.display(),
         violations.len()
     )
+}
+
+async fn plan_or_apply(
+    global: &Global,
+    target: TargetArgs,
+    confirm_expiration: Option<bool>,
+) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let path = match target.file {
+        Some(file) => file,
+        None => config
+            .lifecycle_policy_path()
+            .context("the lake config has no [lake] lifecycle_policy; pass --file")?,
+    };
+    let bucket = match target.bucket {
+        Some(bucket) => bucket,
+        None => config
+            .lake
+            .as_ref()
+            .map(|l| l.bucket.clone())
+            .context("the lake config has no [lake] bucket; pass --bucket")?,
+    };
+    let mut desired = PolicyDocument::load(&path)?;
+    let sdk = sdk_config(&config).await?;
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(config.aws.endpoint_url.is_some())
+        .build();
+    let store = S3PolicyStore::new(aws_sdk_s3::Client::from_conf(s3));
+    let current = if target.skip_intelligent_tiering {
+        desired.intelligent_tiering.clear();
+        store.get_lifecycle(&bucket).await?
+    } else {
+        store.get(&bucket).await?
+    };
+    let plan = plan(&bucket, &desired, &current)
+        .with_context(|| format!("planning {} for bucket {bucket}", path.display()))?;
+    print!("{plan}");
+    if let Some(confirm) = confirm_expiration {
+        let applied = apply(&store, &plan, confirm).await?;
+        println!("applied {applied} change(s) to bucket {bucket}");
+    }
+    Ok(())
+}
+
+fn files_in(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading directory {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.inventory.is_empty() || !args.access_log.is_empty(),
+        "give evidence: --inventory FILE and/or --access-log FILE|DIR"
+    );
+    let now = match &args.now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("--now {text:?} is not RFC 3339 (e.g. 2026-06-01T00:00:00Z)"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let scheme = PrefixScheme {
+        depth: args.depth,
+        iceberg: !args.no_iceberg,
+        partition_depth: args.partition_depth,
+    };
+    let mut classifier = Classifier::new(scheme, Thresholds::default(), now);
+    let schema = InventorySchema::from_file_schema(&args.inventory_schema)?;
+    for path in files_in(&args.inventory)? {
+        let file =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        read_inventory_csv(
+            &path.display().to_string(),
+            &schema,
+            std::io::BufReader::new(file),
+            |row| classifier.add_inventory(&row),
+        )?;
+    }
+    for path in files_in(&args.access_log)? {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let origin = path.display().to_string();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            classifier.add_access(&parse_access_log_line(&origin, i as u64 + 1, line)?);
+        }
+    }
+    let classes = classifier.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&classes)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.set_header([
+        "bucket",
+        "prefix",
+        "class",
+        "objects",
+        "GiB",
+        "<128KB",
+        "reads",
+        "last read",
+        "why",
+    ]);
+    for c in &classes {
+        table.add_row([
+            c.bucket.clone(),
+            c.prefix.clone(),
+            c.temperature.to_string(),
+            c.stats.objects.to_string(),
+            format!("{:.2}", c.stats.bytes as f64 / (1u64 << 30) as f64),
+            c.stats.small_objects.to_string(),
+            c.stats.reads.to_string(),
+            c.stats
+                .last_access
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "-".into()),
+            c.reasons.join("; "),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+fn money(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let prices = PriceTable::us_east_1();
+    let trace = generate(&TraceConfig::iceberg_lake(args.seed));
+    let cmp = compare(&trace, &prices, trace.start_day - 365);
+    if let Some(path) = &args.write_policy {
+        write_policy(path, &cmp.recommended)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&cmp)?);
+        return Ok(());
+    }
+    println!(
+        "Generated Iceberg lake (seed {}): {} tables, {} object groups, {} group-day reads; policies learned on days -365..0, evaluated on days 0..365.",
+        args.seed,
+        trace.tables.len(),
+        trace.groups.len(),
+        trace.reads.len()
+    );
+    println!(
+        "Prices: {} ({}), {}; as of {}\n",
+        prices.region, prices.currency, prices.source, prices.as_of
+    );
+    let base = cmp.rows[0].report.total.total();
+    let mut table = Table::new();
+    table.set_header([
+        "strategy",
+        "storage",
+        "requests",
+        "transitions",
+        "retrieval",
+        "IT monitoring",
+        "early",
+        "total",
+        "vs STANDARD",
+        "hot retrieval GiB",
+        "blocked reads",
+    ]);
+    for (i, row) in cmp.rows.iter().enumerate() {
+        let t: &CostBreakdown = &row.report.total;
+        let mark = match (i == cmp.best_fixed, i == cmp.best_viable_fixed) {
+            (true, true) => " (best fixed)",
+            (true, false) => " (cheapest fixed, blocks reads)",
+            (false, true) => " (best fixed without blocked reads)",
+            _ => "",
+        };
+        table.add_row([
+            format!("{}{mark}", row.name),
+            money(t.storage),
+            money(t.requests),
+            money(t.transitions),
+            money(t.retrieval),
+            money(t.monitoring),
+            money(t.early),
+            money(t.total()),
+            format!("{:+.1}%", (t.total() / base - 1.0) * 100.0),
+            format!(
+                "{:.1}",
+                row.report.hot_retrieval_bytes as f64 / (1u64 << 30) as f64
+            ),
+            row.report.blocked_reads.to_string(),
+        ]);
+    }
+    println!("{table}\n");
+    let rec = cmp.rows.last().context("the comparison has rows")?;
+    let mut months = Table::new();
+    months.set_header([
+        "month",
+        "all STANDARD",
+        "recommended",
+        "storage",
+        "transitions",
+        "retrieval",
+        "saving",
+    ]);
+    for (m, (s, r)) in cmp.rows[0]
+        .report
+        .months
+        .iter()
+        .zip(&rec.report.months)
+        .enumerate()
+    {
+        months.add_row([
+            (m + 1).to_string(),
+            money(s.total()),
+            money(r.total()),
+            money(r.storage),
+            money(r.transitions),
+            money(r.retrieval),
+            format!("{:.1}%", (1.0 - r.total() / s.total()) * 100.0),
+        ]);
+    }
+    println!("Recommended policy, month by month:\n{months}\n");
+    for choice in &cmp.choices {
+        println!("{}", choice.table);
+        for reason in &choice.reasons {
+            println!("  - {reason}");
+        }
+    }
+    let rec_total = rec.report.total.total();
+    let it = cmp.rows[1].report.total.total();
+    let fixed = cmp.rows[cmp.best_fixed].report.total.total();
+    let viable = cmp.rows[cmp.best_viable_fixed].report.total.total();
+    println!(
+        "\nrecommended {} vs everything-in-IT {} ({:+.1}%); vs cheapest fixed rule '{}' {} ({:+.1}%, {} blocked reads); vs cheapest fixed rule without blocked reads '{}' {} ({:+.1}%)",
+        money(rec_total),
+        money(it),
+        (rec_total / it - 1.0) * 100.0,
+        cmp.rows[cmp.best_fixed].name,
+        money(fixed),
+        (rec_total / fixed - 1.0) * 100.0,
+        cmp.rows[cmp.best_fixed].report.blocked_reads,
+        cmp.rows[cmp.best_viable_fixed].name,
+        money(viable),
+        (rec_total / viable - 1.0) * 100.0,
+    );
+    println!(
+        "recommended: hot-data retrieval {} bytes, blocked reads {}",
+        rec.report.hot_retrieval_bytes, rec.report.blocked_reads
+    );
+    anyhow::ensure!(
+        rec_total < it
+            && rec_total < fixed
+            && rec_total < viable
+            && rec.report.hot_retrieval_bytes == 0
+            && rec.report.blocked_reads == 0,
+        "the recommended policy does not beat every baseline without hot retrieval on this trace"
+    );
+    Ok(())
+}
+
+fn write_policy(path: &Path, doc: &PolicyDocument) -> anyhow::Result<()> {
+    std::fs::write(path, doc.to_json_pretty() + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote the recommended policy to {}", path.display());
+    Ok(())
+}
+
+/// `cargo xtask bench lifecycle`: classify 1M inventory rows + 1M access-log lines and print rows/s.
+pub async fn bench() -> anyhow::Result<()> {
+    let figures =
+        tokio::task::spawn_blocking(|| lake_lifecycle::bench::run(1_000_000, 1_000_000)).await??;
+    println!(
+        "inventory CSV: {} rows ({:.1} MB) in {:.3} s = {:.0} rows/s",
+        figures.inventory_rows,
+        figures.input_bytes.0 as f64 / 1e6,
+        figures.inventory_time.as_secs_f64(),
+        figures.inventory_rows_per_sec()
+    );
+    println!(
+        "access log: {} lines ({:.1} MB) in {:.3} s = {:.0} lines/s",
+        figures.log_lines,
+        figures.input_bytes.1 as f64 / 1e6,
+        figures.log_time.as_secs_f64(),
+        figures.log_lines_per_sec()
+    );
+    println!("prefixes classified: {}", figures.prefixes);
+    if cfg!(debug_assertions) {
+        println!(
+            "(debug build: run `cargo bench -p lake-lifecycle --bench classify` for optimized figures)"
+        );
+    }
+    Ok(())
 }
