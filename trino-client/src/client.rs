@@ -390,7 +390,7 @@ impl Client {
             spool_concurrency: 4,
             heartbeat: Duration::from_secs(30),
             buffered_chunks: 4,
-            segment_lookahead_batches: 4,
+            segment_lookahead_batches: 2,
             redirect_handler: None,
             oauth_timeout: Duration::from_secs(300),
         }
