@@ -568,6 +568,10 @@ impl Inner {
                 .request(method.clone(), url.clone())
                 .headers(headers);
             if let Some(b) = &body {
+                if kind == Kind::Coordinator {
+                    // Coordinator endpoints that take a body (`PUT /v1/info/state`) consume JSON.
+                    req = req.header(http::header::CONTENT_TYPE, "application/json");
+                }
                 req = req.body(b.clone());
             }
             let retry_after: Option<Duration>;

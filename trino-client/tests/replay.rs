@@ -827,6 +827,7 @@ async fn info_and_node_state() {
         .unwrap();
     assert_eq!(put.body, "\"SHUTTING_DOWN\"");
     assert_eq!(put.header("x-trino-user"), Some("alice"));
+    assert_eq!(put.header("content-type"), Some("application/json"));
     c.cancel_query("20200602_030730_01456_2587f").await.unwrap();
 }
 
