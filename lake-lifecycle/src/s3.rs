@@ -45,9 +45,16 @@ where
         Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
             Error::Throttled { operation }
         }
-        _ => Error::Aws {
+        Some(code) => Error::Aws {
             operation,
-            message: format!("{}: {message}", code.as_deref().unwrap_or("no error code")),
+            message: format!("{code}: {message}"),
+            source: Box::new(error),
+        },
+        None => Error::Aws {
+            operation,
+            message: format!(
+                "{message} (no S3 error code: the endpoint's answer is not a {operation} response; does it implement that API?)"
+            ),
             source: Box::new(error),
         },
     }
