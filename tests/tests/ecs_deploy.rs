@@ -27,6 +27,9 @@ print(json.dumps([sorted(subnets)[:2], groups[:1]]))
     let out = std::process::Command::new(lake_tests::python())
         .args(["-c", script])
         .env("AWS_ENDPOINT_URL", lake_tests::endpoint_url())
+        // The harness may name a profile only the Rust SDK's config knows; boto3 must not look for it.
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
         .output()
         .expect("run the harness python");
     assert!(

@@ -313,6 +313,8 @@ groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[{"Name": "
 print(json.dumps([sorted(subnets)[:2], groups[:1]]))
 "#;
     let out = std::process::Command::new(venv.python())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
         .args(["-c", script, endpoint, region])
         .output()?;
     anyhow::ensure!(
