@@ -333,3 +333,173 @@ mod tests {
         );
     }
 }
+
+/// The trace day of a date (inverse of [`date_of`]).
+pub fn day_of(date: NaiveDate) -> i64 {
+    (date - date_of(0)).num_days()
+}
+
+/// Builds a [`Trace`] from real evidence (inventory rows and access log reads, already grouped into prefixes by
+/// [`crate::classify::PrefixScheme`]), so [`crate::recommend::recommend`] can learn a policy from a bucket's own
+/// history. A group's creation day is its newest object's last-modified day.
+#[derive(Debug, Default)]
+pub struct TraceBuilder {
+    trace: Trace,
+    by_prefix: HashMap<String, usize>,
+    tables: HashMap<String, u16>,
+    reads: HashMap<(i64, u32), (u32, u64)>,
+}
+
+impl TraceBuilder {
+    /// An empty builder.
+    pub fn new() -> TraceBuilder {
+        TraceBuilder::default()
+    }
+
+    fn group(&mut self, prefix: &str, metadata: bool) -> usize {
+        if let Some(index) = self.by_prefix.get(prefix) {
+            return *index;
+        }
+        // The table root: what precedes `data/` or `metadata/`, else the prefix itself.
+        let root = prefix
+            .find("/data/")
+            .or_else(|| prefix.find("/metadata/"))
+            .map(|at| &prefix[..at + 1])
+            .unwrap_or(prefix)
+            .to_owned();
+        let next = self.tables.len() as u16;
+        let table = *self.tables.entry(root.clone()).or_insert_with(|| {
+            self.trace.tables.push(root);
+            next
+        });
+        let index = self.trace.groups.len();
+        self.trace.groups.push(Group {
+            prefix: prefix.to_owned(),
+            table,
+            metadata,
+            created_day: i64::MIN,
+            objects: 0,
+            bytes: 0,
+        });
+        self.by_prefix.insert(prefix.to_owned(), index);
+        index
+    }
+
+    /// Adds one object of `prefix`.
+    pub fn add_object(&mut self, prefix: &str, metadata: bool, modified: NaiveDate, size: u64) {
+        let index = self.group(prefix, metadata);
+        let g = &mut self.trace.groups[index];
+        g.objects += 1;
+        g.bytes += size;
+        g.created_day = g.created_day.max(day_of(modified));
+    }
+
+    /// Adds one read of `prefix` on `day`.
+    pub fn add_read(&mut self, prefix: &str, metadata: bool, day: NaiveDate, bytes: u64) {
+        let index = self.group(prefix, metadata) as u32;
+        let entry = self.reads.entry((day_of(day), index)).or_default();
+        entry.0 += 1;
+        entry.1 += bytes;
+    }
+
+    /// The trace; groups only seen in reads (not in the inventory) are dropped, and the evaluated window is the
+    /// span of the reads.
+    pub fn build(mut self) -> Trace {
+        let keep: Vec<bool> = self.trace.groups.iter().map(|g| g.objects > 0).collect();
+        let mut renumber = vec![u32::MAX; keep.len()];
+        let mut groups = Vec::new();
+        for (i, g) in std::mem::take(&mut self.trace.groups)
+            .into_iter()
+            .enumerate()
+        {
+            if keep[i] {
+                renumber[i] = groups.len() as u32;
+                groups.push(g);
+            }
+        }
+        self.trace.groups = groups;
+        self.trace.reads = self
+            .reads
+            .into_iter()
+            .filter(|((_, g), _)| keep[*g as usize])
+            .map(|((day, group), (gets, bytes))| Read {
+                day,
+                group: renumber[group as usize],
+                gets,
+                bytes,
+            })
+            .collect();
+        self.trace.reads.sort_unstable_by_key(|r| (r.day, r.group));
+        self.trace.first_day = self
+            .trace
+            .groups
+            .iter()
+            .map(|g| g.created_day)
+            .min()
+            .unwrap_or(0);
+        self.trace.start_day = self.trace.reads.first().map_or(0, |r| r.day);
+        self.trace.end_day = self.trace.reads.last().map_or(0, |r| r.day + 1);
+        self.trace
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn builds_groups_tables_and_reads_from_evidence() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut b = TraceBuilder::new();
+        b.add_object(
+            "warehouse/a.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-01-01"),
+            10,
+        );
+        b.add_object(
+            "warehouse/a.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-01-02"),
+            20,
+        );
+        b.add_object("warehouse/a.db/t/metadata/", true, d("2026-01-03"), 5);
+        b.add_read(
+            "warehouse/a.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-02-01"),
+            7,
+        );
+        b.add_read(
+            "warehouse/a.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-02-01"),
+            7,
+        );
+        b.add_read("warehouse/gone/", false, d("2026-02-02"), 7);
+        let t = b.build();
+        assert_eq!(
+            t.tables,
+            vec!["warehouse/a.db/t/".to_owned(), "warehouse/gone/".to_owned()]
+        );
+        assert_eq!(t.groups.len(), 2);
+        assert_eq!(
+            (
+                t.groups[0].objects,
+                t.groups[0].bytes,
+                t.groups[0].created_day
+            ),
+            (2, 30, 1)
+        );
+        assert_eq!(
+            t.reads,
+            vec![Read {
+                day: 31,
+                group: 0,
+                gets: 2,
+                bytes: 14
+            }]
+        );
+        assert_eq!((t.start_day, t.end_day), (31, 32));
+    }
+}

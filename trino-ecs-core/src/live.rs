@@ -107,6 +107,74 @@ mod tests {
         );
     }
 
+    /// A fake coordinator on loopback that answers every statement with one finished page and records the SQL
+    /// and the user it ran as.
+    async fn fake_coordinator(
+        data: serde_json::Value,
+    ) -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    ) {
+        use axum::extract::State;
+        use axum::http::HeaderMap;
+        type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+        let seen: Seen = Default::default();
+        async fn statement(
+            State((seen, data)): State<(Seen, serde_json::Value)>,
+            headers: HeaderMap,
+            sql: String,
+        ) -> axum::Json<serde_json::Value> {
+            let user = headers
+                .get("x-trino-user")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            seen.lock().unwrap().push((user, sql));
+            axum::Json(serde_json::json!({
+                "id": "q1",
+                "columns": [{"name": "_col0", "type": "bigint", "typeSignature": {"rawType": "bigint", "arguments": []}}],
+                "data": data,
+                "stats": {"state": "FINISHED"}
+            }))
+        }
+        let app = axum::Router::new()
+            .route("/v1/statement", axum::routing::post(statement))
+            .with_state((seen.clone(), data));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn active_workers_and_create_catalog_go_through_the_trino_client() {
+        let (url, seen) = fake_coordinator(serde_json::json!([[3]])).await;
+        let client = trino_client::Client::builder(url.as_str())
+            .user(crate::render::OPS_USER)
+            .build()
+            .unwrap();
+        assert_eq!(active_workers(&client).await.unwrap(), 3);
+        let props = vec![
+            ("connector.name".to_owned(), "memory".to_owned()),
+            ("memory.max-data-per-node".to_owned(), "128MB".to_owned()),
+        ];
+        create_catalog(&client, "scratch", &props).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "trino-lake-ops".to_owned(),
+                    "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'".to_owned()
+                ),
+                (
+                    "trino-lake-ops".to_owned(),
+                    "CREATE CATALOG \"scratch\" USING memory WITH (\"memory.max-data-per-node\" = '128MB')".to_owned()
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn create_catalog_needs_a_connector() {
         let err = create_catalog_sql("x", &[("a".into(), "b".into())]).unwrap_err();

@@ -11,10 +11,10 @@ use lake_lifecycle::cost::{CostBreakdown, PriceTable};
 use lake_lifecycle::evidence::{InventorySchema, parse_access_log_line, read_inventory_csv};
 use lake_lifecycle::plan::{apply, plan};
 use lake_lifecycle::policy::PolicyDocument;
-use lake_lifecycle::recommend::compare;
+use lake_lifecycle::recommend::{compare, recommend};
 use lake_lifecycle::s3::S3PolicyStore;
 use lake_lifecycle::store::PolicyStore;
-use lake_lifecycle::trace::{TraceConfig, generate};
+use lake_lifecycle::trace::{TraceBuilder, TraceConfig, generate};
 
 use crate::common::{Global, sdk_config};
 
@@ -87,6 +87,10 @@ pub struct AnalyzeArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also learn a policy from this evidence (cheapest valid rule per table, no retrieval fee on hot data, no
+    /// archive of data still read) and write it here, in AWS's JSON shape.
+    #[arg(long)]
+    write_policy: Option<PathBuf>,
 }
 
 /// Report options.
@@ -229,7 +233,12 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         iceberg: !args.no_iceberg,
         partition_depth: args.partition_depth,
     };
-    let mut classifier = Classifier::new(scheme, Thresholds::default(), now);
+    let mut classifier = Classifier::new(scheme.clone(), Thresholds::default(), now);
+    // The same evidence, as a trace the recommender can learn from (only with --write-policy).
+    let mut learner = args
+        .write_policy
+        .as_ref()
+        .map(|_| PolicyLearner::new(scheme));
     let schema = InventorySchema::from_file_schema(&args.inventory_schema)?;
     for path in files_in(&args.inventory)? {
         let file =
@@ -238,7 +247,12 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
             &path.display().to_string(),
             &schema,
             std::io::BufReader::new(file),
-            |row| classifier.add_inventory(&row),
+            |row| {
+                classifier.add_inventory(&row);
+                if let Some(learner) = &mut learner {
+                    learner.add_inventory(&row);
+                }
+            },
         )?;
     }
     for path in files_in(&args.access_log)? {
@@ -250,10 +264,17 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            classifier.add_access(&parse_access_log_line(&origin, i as u64 + 1, line)?);
+            let record = parse_access_log_line(&origin, i as u64 + 1, line)?;
+            classifier.add_access(&record);
+            if let Some(learner) = &mut learner {
+                learner.add_access(&record);
+            }
         }
     }
     let classes = classifier.finish();
+    if let (Some(learner), Some(path)) = (learner, &args.write_policy) {
+        learner.write(path)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&classes)?);
         return Ok(());
@@ -288,6 +309,109 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     println!("{table}");
     Ok(())
+}
+
+/// Feeds inventory rows and access-log reads of Iceberg tables into a [`TraceBuilder`], so `analyze --write-policy`
+/// learns a policy from the bucket's own history with the same recommender `report` uses.
+struct PolicyLearner {
+    scheme: PrefixScheme,
+    builder: TraceBuilder,
+    buckets: std::collections::BTreeSet<String>,
+    skipped_keys: u64,
+}
+
+impl PolicyLearner {
+    fn new(scheme: PrefixScheme) -> PolicyLearner {
+        PolicyLearner {
+            scheme,
+            builder: TraceBuilder::new(),
+            buckets: Default::default(),
+            skipped_keys: 0,
+        }
+    }
+
+    /// The prefix of an Iceberg table key (`<table>/data/...` or `<table>/metadata/...`); other keys are counted
+    /// and left out, since the recommender writes rules for a table's `data/` prefix.
+    fn prefix<'k>(&mut self, key: &'k str) -> Option<(&'k str, bool)> {
+        let (prefix, metadata) = self.scheme.prefix_of(key);
+        if metadata || prefix.contains("/data/") {
+            Some((prefix, metadata))
+        } else {
+            self.skipped_keys += 1;
+            None
+        }
+    }
+
+    fn add_inventory(&mut self, row: &lake_lifecycle::evidence::InventoryRow) {
+        let Some(modified) = row.last_modified.filter(|_| row.is_latest) else {
+            return;
+        };
+        self.buckets.insert(row.bucket.clone());
+        if let Some((prefix, metadata)) = self.prefix(&row.key) {
+            self.builder
+                .add_object(prefix, metadata, modified.date_naive(), row.size);
+        }
+    }
+
+    fn add_access(&mut self, record: &lake_lifecycle::evidence::AccessLogRecord<'_>) {
+        let Some(key) = record.key.as_deref().filter(|_| record.is_read()) else {
+            return;
+        };
+        self.buckets.insert(record.bucket.to_owned());
+        if let Some((prefix, metadata)) = self.prefix(key) {
+            self.builder.add_read(
+                prefix,
+                metadata,
+                record.time.date_naive(),
+                record.bytes_sent,
+            );
+        }
+    }
+
+    fn write(self, path: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.buckets.len() <= 1,
+            "--write-policy learns one bucket's policy, but the evidence covers {} buckets ({}); give one bucket's inventory and logs",
+            self.buckets.len(),
+            self.buckets.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let trace = self.builder.build();
+        anyhow::ensure!(
+            !trace.groups.is_empty() && !trace.reads.is_empty(),
+            "--write-policy needs inventory rows and access-log reads of Iceberg tables (<table>/data/ and <table>/metadata/ keys); found {} object group(s) and {} read(s)",
+            trace.groups.len(),
+            trace.reads.len()
+        );
+        let prices = PriceTable::us_east_1();
+        let (doc, choices, _) = recommend(&trace, &prices, trace.start_day, trace.end_day);
+        let violations = lake_lifecycle::validate::validate(&doc);
+        anyhow::ensure!(
+            violations.is_empty(),
+            "the learned policy breaks AWS's rules (a bug): {violations:?}"
+        );
+        eprintln!(
+            "learned from {} table(s), {} object group(s), {} group-day read(s) over {} day(s){}:",
+            trace.tables.len(),
+            trace.groups.len(),
+            trace.reads.len(),
+            trace.end_day - trace.start_day,
+            if self.skipped_keys > 0 {
+                format!(
+                    "; {} key(s) outside Iceberg layouts left out",
+                    self.skipped_keys
+                )
+            } else {
+                String::new()
+            }
+        );
+        for choice in &choices {
+            eprintln!("{}", choice.table);
+            for reason in &choice.reasons {
+                eprintln!("  - {reason}");
+            }
+        }
+        write_policy(path, &doc)
+    }
 }
 
 fn money(x: f64) -> String {
@@ -427,7 +551,7 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
 fn write_policy(path: &Path, doc: &PolicyDocument) -> anyhow::Result<()> {
     std::fs::write(path, doc.to_json_pretty() + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote the recommended policy to {}", path.display());
+    eprintln!("wrote the recommended policy to {}", path.display());
     Ok(())
 }
 
