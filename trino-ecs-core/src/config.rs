@@ -294,7 +294,7 @@ impl LakeConfig {
         let locator = Locator::new(path, text);
         let mut config: LakeConfig =
             toml::from_str(text).map_err(|error| ConfigError::Invalid {
-                issues: vec![locator.from_toml_error(&error)],
+                issues: vec![locator.issue_of_toml_error(&error)],
             })?;
         config.source = path.to_owned();
         let problems = config.problems();
@@ -382,19 +382,18 @@ impl LakeConfig {
                 ),
             );
         }
-        if let Some(env) = &c.environment {
-            if env.is_empty()
+        if let Some(env) = &c.environment
+            && (env.is_empty()
                 || !env
                     .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-            {
-                bad(
-                    "cluster.environment",
-                    format!(
-                        "{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"
-                    ),
-                );
-            }
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'))
+        {
+            bad(
+                "cluster.environment",
+                format!(
+                    "{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"
+                ),
+            );
         }
         if let Err(why) = check_image(&c.image) {
             bad("cluster.image", format!("{:?} {why}", c.image));
@@ -425,16 +424,13 @@ impl LakeConfig {
             ("cluster.execution_role_arn", &c.execution_role_arn),
             ("cluster.task_role_arn", &c.task_role_arn),
         ] {
-            if let Some(arn) = arn {
-                if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
-                {
-                    bad(
-                        key,
-                        format!(
-                            "{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
-                        ),
-                    );
-                }
+            if let Some(arn) = arn
+                && !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
+            {
+                bad(
+                    key,
+                    format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+                );
             }
         }
         if !(10..=3600).contains(&c.shutdown_grace_period_seconds) {
@@ -469,16 +465,16 @@ impl LakeConfig {
         if w.max == 0 {
             bad("cluster.workers.max", "must be at least 1".to_owned());
         }
-        if let Some(desired) = w.desired {
-            if desired < w.min || desired > w.max {
-                bad(
-                    "cluster.workers.desired",
-                    format!(
-                        "{desired} must lie within min..=max ({}..={})",
-                        w.min, w.max
-                    ),
-                );
-            }
+        if let Some(desired) = w.desired
+            && (desired < w.min || desired > w.max)
+        {
+            bad(
+                "cluster.workers.desired",
+                format!(
+                    "{desired} must lie within min..=max ({}..={})",
+                    w.min, w.max
+                ),
+            );
         }
         if !(10..=95).contains(&w.target_cpu_percent) {
             bad(
@@ -582,7 +578,7 @@ fn check_image(image: &str) -> Result<(), &'static str> {
         Some((_, "latest")) => {
             Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:480")
         }
-        Some((_, tag)) if tag.is_empty() => Err("has an empty tag"),
+        Some((_, "")) => Err("has an empty tag"),
         Some(_) => Ok(()),
     }
 }
@@ -615,8 +611,8 @@ fn check_size(launch: LaunchType, cpu: u32, memory: u32) -> Option<(&'static str
             ));
         }
     };
-    let fits =
-        memory >= lo && memory <= hi && (memory - lo) % step == 0 || (cpu == 256 && memory == 2048);
+    let fits = memory >= lo && memory <= hi && (memory - lo).is_multiple_of(step)
+        || (cpu == 256 && memory == 2048);
     (!fits).then(|| {
         ("memory", format!("{memory} MiB does not fit Fargate cpu {cpu}: use {lo}..={hi} MiB in steps of {step}"))
     })
@@ -697,7 +693,7 @@ impl<'a> Locator<'a> {
         self.issue(self.key_offset(key), key.to_owned(), message)
     }
 
-    fn from_toml_error(&self, error: &toml::de::Error) -> ConfigIssue {
+    fn issue_of_toml_error(&self, error: &toml::de::Error) -> ConfigIssue {
         let mut message = error.message().trim().to_owned();
         let mut offset = error.span().map(|span| span.start);
         // Errors inside internally tagged enums (catalogs) come back with the whole table's span: point at
@@ -733,10 +729,10 @@ impl<'a> Locator<'a> {
         ) {
             for (k, v) in map.iter() {
                 path.push(k.get_ref().to_string());
-                if k.span().contains(&offset) || v.span().contains(&offset) {
-                    if path.len() >= best.len() {
-                        *best = path.clone();
-                    }
+                if (k.span().contains(&offset) || v.span().contains(&offset))
+                    && path.len() >= best.len()
+                {
+                    *best = path.clone();
                 }
                 // Tables opened by a `[header]` do not enclose their keys' spans, so always descend.
                 if let Some(t) = v.get_ref().as_table() {
@@ -786,10 +782,10 @@ fn find_key(text: &str, name: &str) -> Option<usize> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(name) {
-            if rest.trim_start().starts_with('=') {
-                return Some(offset + (line.len() - trimmed.len()));
-            }
+        if let Some(rest) = trimmed.strip_prefix(name)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(offset + (line.len() - trimmed.len()));
         }
         offset += line.len();
     }

@@ -103,10 +103,10 @@ fn open(
     global: &Global,
     source: &Source,
 ) -> anyhow::Result<(EventLogReader, TimeWindow, BTreeMap<String, String>)> {
-    if let (Some(since), Some(until)) = (source.since, source.until) {
-        if since > until {
-            bail!("--since {since} is after --until {until}");
-        }
+    if let (Some(since), Some(until)) = (source.since, source.until)
+        && since > until
+    {
+        bail!("--since {since} is after --until {until}");
     }
     // The config is optional when --url and --user are given.
     let config = if source.url.is_some() && source.user.is_some() && !global.config.exists() {
