@@ -207,7 +207,8 @@ impl ClientBuilder {
         self
     }
     /// Spooling encodings to offer, in preference order; `None` (or empty) uses the direct protocol only.
-    /// Default: `json+zstd`, `json+lz4`, `json`.
+    /// Default: `json+zstd`, `json+lz4`, `json`. Each must be a token such as `json+zstd` (checked by
+    /// [`ClientBuilder::build`]).
     pub fn spooling_encodings(mut self, encodings: Option<Vec<String>>) -> Self {
         self.encodings = encodings.filter(|e| !e.is_empty());
         self
@@ -217,7 +218,9 @@ impl ClientBuilder {
         self.spool_concurrency = n.max(1);
         self
     }
-    /// How often to `HEAD nextUri` while the consumer or downloads keep the client from polling.
+    /// How long the client may go without contacting the coordinator while the consumer or segment downloads
+    /// keep it from polling `nextUri`; after that it sends `HEAD nextUri`. Default 30 s (Trino abandons a query
+    /// after about 5 minutes without contact).
     pub fn heartbeat_interval(mut self, t: Duration) -> Self {
         self.heartbeat = t;
         self
@@ -273,6 +276,11 @@ impl ClientBuilder {
         }
         // Validate header values now rather than at the first query.
         self.session.headers()?;
+        let encodings = self
+            .encodings
+            .as_deref()
+            .map(encodings_header)
+            .transpose()?;
         let mut http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
@@ -309,7 +317,7 @@ impl ClientBuilder {
                 })),
                 query_timeout: self.query_timeout,
                 retry: self.retry,
-                encodings: self.encodings.map(|e| e.join(",")),
+                encodings,
                 spool_concurrency: self.spool_concurrency,
                 heartbeat: self.heartbeat,
                 buffered_chunks: self.buffered_chunks,
@@ -341,7 +349,7 @@ pub(crate) struct Inner {
     auth: Mutex<Option<AuthState>>,
     pub(crate) query_timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
-    encodings: Option<String>,
+    encodings: Option<HeaderValue>,
     pub(crate) spool_concurrency: usize,
     pub(crate) heartbeat: Duration,
     pub(crate) buffered_chunks: usize,
@@ -505,10 +513,7 @@ impl Inner {
             Kind::Statement => {
                 let mut h = self.session.lock().expect("session lock").headers()?;
                 if let Some(enc) = &self.encodings {
-                    h.insert(
-                        "x-trino-query-data-encoding",
-                        HeaderValue::from_str(enc).expect("ascii"),
-                    );
+                    h.insert("x-trino-query-data-encoding", enc.clone());
                 }
                 h.insert(
                     http::header::CONTENT_TYPE,
@@ -748,6 +753,26 @@ impl Inner {
     }
 }
 
+/// The `X-Trino-Query-Data-Encoding` value for a list of encodings. Each must be a non-empty token (letters,
+/// digits and `+-._`), since the list is comma-separated and sent as a header.
+fn encodings_header(encodings: &[String]) -> Result<HeaderValue> {
+    for e in encodings {
+        let token = !e.is_empty()
+            && e.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_'));
+        if !token {
+            return Err(Error::InvalidConfig {
+                field: "spooling_encodings",
+                reason: format!("{e:?} is not an encoding name such as json+zstd"),
+            });
+        }
+    }
+    HeaderValue::from_str(&encodings.join(",")).map_err(|e| Error::InvalidConfig {
+        field: "spooling_encodings",
+        reason: e.to_string(),
+    })
+}
+
 /// Parses `WWW-Authenticate: Bearer x_redirect_server="...", x_token_server="..."`.
 fn parse_oauth_challenge(headers: &HeaderMap) -> Option<(Option<String>, String)> {
     let mut redirect = None;
@@ -806,6 +831,77 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("ca_certificate_pem"), "{err}");
+    }
+
+    #[derive(Debug)]
+    struct NoBrowser;
+    impl RedirectHandler for NoBrowser {
+        fn redirect(&self, _url: &str) {}
+    }
+
+    #[test]
+    fn refuses_basic_and_oauth2_over_http_unless_allowed() {
+        let basic = || {
+            Client::builder("http://trino:8080")
+                .user("u")
+                .basic_auth("u", Secret::new("p"))
+        };
+        let oauth = || {
+            Client::builder("http://trino:8080")
+                .user("u")
+                .oauth2(Arc::new(NoBrowser))
+        };
+        for (what, err) in [
+            ("basic", basic().build().unwrap_err()),
+            ("oauth2", oauth().build().unwrap_err()),
+        ] {
+            assert!(
+                matches!(&err, Error::InvalidConfig { field: "auth", reason } if reason.contains("clear text")),
+                "{what}: {err}"
+            );
+            assert!(!err.to_string().contains("\"p\""), "{what}: {err}");
+        }
+        basic().allow_insecure_auth(true).build().unwrap();
+        oauth().allow_insecure_auth(true).build().unwrap();
+        Client::builder("https://trino:8443")
+            .user("u")
+            .oauth2(Arc::new(NoBrowser))
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn bad_spooling_encodings_are_refused_at_build() {
+        for bad in [
+            vec!["jsön".to_string()],
+            vec!["json\n".to_string()],
+            vec!["json".to_string(), String::new()],
+            vec!["json,json+zstd".to_string()],
+            vec!["json zstd".to_string()],
+        ] {
+            let err = Client::builder("http://trino:8080")
+                .user("u")
+                .spooling_encodings(Some(bad.clone()))
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidConfig {
+                        field: "spooling_encodings",
+                        ..
+                    }
+                ),
+                "{bad:?}: {err}"
+            );
+        }
+        let c = Client::builder("http://trino:8080")
+            .user("u")
+            .spooling_encodings(Some(vec!["json+zstd".into(), "json".into()]))
+            .build()
+            .unwrap();
+        let h = c.inner.request_headers(Kind::Statement).unwrap();
+        assert_eq!(h["x-trino-query-data-encoding"], "json+zstd,json");
     }
 
     #[test]

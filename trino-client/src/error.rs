@@ -83,15 +83,19 @@ pub enum Error {
         /// Line and column of the offending byte, when known.
         position: Option<(usize, usize)>,
     },
-    /// A value could not be decoded as its declared Trino type.
-    #[error("cannot decode {value:?} as {trino_type}: {reason}")]
+    /// A value could not be decoded as its column's declared Trino type (the JSON itself was well formed).
+    #[error("cannot decode {value} as {trino_type} in {context}{}: {reason}", position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
     Decode {
         /// The Trino type.
         trino_type: String,
-        /// The offending value (truncated).
+        /// The offending value as it appeared (strings quoted; truncated to 64 bytes).
         value: String,
         /// Why.
         reason: String,
+        /// What was being decoded (e.g. `data of query ...`, `segment https://...`).
+        context: String,
+        /// Line and column of the offending value in that JSON, when known.
+        position: Option<(usize, usize)>,
     },
     /// The query did not finish within the configured timeout; it was cancelled.
     #[error("query timed out after {0:?} and was cancelled")]

@@ -9,8 +9,10 @@
 //!   follows `nextUri`, decodes pages on a blocking thread while fetching the next one, and for the spooling
 //!   protocol (`json+zstd`, `json+lz4`, `json`; inline and spooled segments) downloads segments concurrently
 //!   (bounded), checks their sizes, decodes them in batches, yields rows in order and acknowledges each one.
-//!   A slow consumer makes the task send `HEAD nextUri` heartbeats. Dropping the stream, [`QueryStream::cancel`]
-//!   or the query timeout cancel the query (`DELETE nextUri`).
+//!   Whenever a heartbeat interval (30 s, [`ClientBuilder::heartbeat_interval`]) passes without contact with
+//!   the coordinator, because the consumer or segment downloads are slow, the task sends `HEAD nextUri`.
+//!   Dropping the stream, [`QueryStream::cancel`], the query timeout or the first error the stream yields
+//!   cancel the query (`DELETE nextUri`).
 //! - Values decode straight from the JSON bytes into [`Value`] using the column's Trino type (decimals
 //!   exact, all date/time kinds with precision and zones, intervals, varbinary, uuid, ipaddress, json,
 //!   arrays, maps, rows, NaN/Infinity), or into your own types with [`Row::deserialize`] /
@@ -18,7 +20,9 @@
 //! - Failures: 502/503/504 and broken connections are retried with exponential backoff and jitter, 429
 //!   after `Retry-After`, an empty 200 body is re-requested; a `POST` that may have been accepted is never
 //!   re-sent. [`Error`] tells query failures (Trino's name, type, location, message) from HTTP, protocol
-//!   (with the line and column of the offending byte), timeout and cancellation.
+//!   (with the line and column of the offending byte), decode (a value that does not fit its column type,
+//!   with its position), timeout and cancellation. Segment metadata is checked before use (sizes, an
+//!   `uncompressedSize` of at most 1 GiB).
 //! - Auth: Basic and JWT (refused over plain HTTP unless allowed), OAuth2 external authentication with a
 //!   pluggable [`RedirectHandler`], extra CA certificates or (tests only) no certificate checks, rustls.
 //! - [`Client::info`], [`Client::state`] and [`Client::set_state`] serve the ops code (`/v1/info`,

@@ -115,6 +115,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body as text.
     pub body: String,
+    /// When it arrived, measured from the server's start.
+    pub at: std::time::Duration,
 }
 
 impl RecordedRequest {
@@ -146,6 +148,8 @@ struct Shared {
     oauth_token: Option<String>,
     oauth_polls: HashMap<String, usize>,
     latency: std::time::Duration,
+    segment_latency: std::time::Duration,
+    started: Option<std::time::Instant>,
     segments_in_flight: usize,
     max_segments_in_flight: usize,
 }
@@ -189,6 +193,7 @@ impl ReplayServer {
             base: format!("http://{addr}"),
             record_requests: true,
             node_state: "ACTIVE".into(),
+            started: Some(std::time::Instant::now()),
             ..Shared::default()
         }));
         let app = axum::Router::new()
@@ -255,6 +260,12 @@ impl ReplayServer {
     /// Delays every response by this much (emulates the round trip to a remote coordinator or object store).
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.shared.lock().expect("lock").latency = latency;
+    }
+
+    /// Delays segment downloads (not their acknowledgements) by this much more, on top of
+    /// [`ReplayServer::set_latency`] (emulates a slow object store).
+    pub fn set_segment_latency(&self, latency: std::time::Duration) {
+        self.shared.lock().expect("lock").segment_latency = latency;
     }
 
     /// Requires OAuth2: statement requests without `Authorization: Bearer <token>` get the 401 challenge; the
@@ -423,25 +434,28 @@ fn serve_step(s: &Shared, script: &Script, qid: u64, token: usize, attempt: usiz
 async fn handle(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Response {
     let is_segment =
         req.uri().path().starts_with("/v1/spooled/") && !req.uri().path().ends_with("/ack");
-    let latency = {
+    let (latency, at) = {
         let mut s = shared.lock().expect("lock");
+        let at = s.started.map(|t| t.elapsed()).unwrap_or_default();
         if is_segment {
             s.segments_in_flight += 1;
             s.max_segments_in_flight = s.max_segments_in_flight.max(s.segments_in_flight);
+            (s.latency + s.segment_latency, at)
+        } else {
+            (s.latency, at)
         }
-        s.latency
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let response = respond(&shared, req).await;
+    let response = respond(&shared, req, at).await;
     if is_segment {
         shared.lock().expect("lock").segments_in_flight -= 1;
     }
     response
 }
 
-async fn respond(shared: &Mutex<Shared>, req: Request) -> Response {
+async fn respond(shared: &Mutex<Shared>, req: Request, at: std::time::Duration) -> Response {
     let method = req.method().clone();
     let path = req
         .uri()
@@ -474,6 +488,7 @@ async fn respond(shared: &Mutex<Shared>, req: Request) -> Response {
             path: path.clone(),
             headers,
             body: body.clone(),
+            at,
         });
     }
     let parts: Vec<&str> = path

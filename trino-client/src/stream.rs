@@ -161,6 +161,7 @@ impl QueryStream {
             .map(|t| (tokio::time::Instant::now() + t, t));
         let driver = Driver {
             semaphore: Arc::new(Semaphore::new(inner.spool_concurrency)),
+            last_contact: Mutex::new(tokio::time::Instant::now()),
             inner,
             tx,
             status: status.clone(),
@@ -214,14 +215,14 @@ impl QueryStream {
             if let Some(h) = self.pending.as_mut() {
                 let r = futures::ready!(Pin::new(h).poll(cx));
                 self.pending = None;
-                return Poll::Ready(Some(join_decoded(r).inspect_err(|_| self.done = true)));
+                return Poll::Ready(Some(join_decoded(r).inspect_err(|_| self.fail())));
             }
             if let Some(batches) = self.batches.as_mut() {
                 match futures::ready!(batches.poll_recv(cx)) {
                     Some(Ok(rows)) => return Poll::Ready(Some(Ok(rows))),
                     Some(Err(e)) => {
-                        self.done = true;
                         self.batches = None;
+                        self.fail();
                         return Poll::Ready(Some(Err(e)));
                     }
                     None => {
@@ -238,7 +239,7 @@ impl QueryStream {
                 Some(Ok(Chunk::Decoding(h))) => self.pending = Some(h),
                 Some(Ok(Chunk::Batches(rx))) => self.batches = Some(rx),
                 Some(Err(e)) => {
-                    self.done = true;
+                    self.fail();
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
@@ -247,6 +248,13 @@ impl QueryStream {
                 }
             }
         }
+    }
+
+    /// Ends the stream after an error and cancels the query: nobody reads the rest of a stream that failed,
+    /// so the driver must not keep polling or heartbeating it until the stream is dropped.
+    fn fail(&mut self) {
+        self.done = true;
+        self.cancel.cancel();
     }
 
     /// Collects every remaining row.
@@ -307,6 +315,9 @@ struct Driver {
     cancel: CancellationToken,
     deadline: Option<(tokio::time::Instant, std::time::Duration)>,
     semaphore: Arc<Semaphore>,
+    /// When the driver last heard from the coordinator (a page or a heartbeat). Heartbeats are due a
+    /// heartbeat interval after it, however many separate waits that time spans.
+    last_contact: Mutex<tokio::time::Instant>,
 }
 
 enum Stop {
@@ -440,6 +451,7 @@ impl Driver {
                 () = self.cancel.cancelled() => return Err(Ok(Stop::Cancelled)),
                 () = self.until_deadline() => return Err(Ok(Stop::Timeout)),
             };
+            self.touch();
             self.inner.apply_headers(&resp.headers);
             page = parse_page(&resp.body, &format!("GET {url}")).map_err(Err)?;
         }
@@ -451,8 +463,6 @@ impl Driver {
         chunk: Chunk,
         next: Option<&Url>,
     ) -> std::result::Result<(), std::result::Result<Stop, Error>> {
-        let mut heartbeat = tokio::time::interval(self.inner.heartbeat);
-        heartbeat.tick().await;
         loop {
             tokio::select! {
                 permit = self.tx.reserve() => {
@@ -461,7 +471,7 @@ impl Driver {
                         Err(_) => Err(Ok(Stop::Cancelled)),
                     };
                 }
-                _ = heartbeat.tick() => self.heartbeat(next).await,
+                () = self.heartbeat_due(next) => self.heartbeat(next).await,
                 () = self.cancel.cancelled() => return Err(Ok(Stop::Cancelled)),
                 () = self.until_deadline() => return Err(Ok(Stop::Timeout)),
             }
@@ -473,19 +483,35 @@ impl Driver {
         &self,
         next: Option<&Url>,
     ) -> std::result::Result<OwnedSemaphorePermit, std::result::Result<Stop, Error>> {
-        let mut heartbeat = tokio::time::interval(self.inner.heartbeat);
-        heartbeat.tick().await;
         loop {
             tokio::select! {
                 p = self.semaphore.clone().acquire_owned() => return p.map_err(|_| Ok(Stop::Cancelled)),
-                _ = heartbeat.tick() => self.heartbeat(next).await,
+                () = self.heartbeat_due(next) => self.heartbeat(next).await,
                 () = self.cancel.cancelled() => return Err(Ok(Stop::Cancelled)),
                 () = self.until_deadline() => return Err(Ok(Stop::Timeout)),
             }
         }
     }
 
+    /// Records contact with the coordinator now.
+    fn touch(&self) {
+        *self.last_contact.lock().expect("contact lock") = tokio::time::Instant::now();
+    }
+
+    /// Completes when a heartbeat is due: one interval after the last contact. Never completes once the
+    /// query has no `nextUri` (there is nothing left to keep alive).
+    async fn heartbeat_due(&self, next: Option<&Url>) {
+        if next.is_none() {
+            return std::future::pending().await;
+        }
+        let last = *self.last_contact.lock().expect("contact lock");
+        tokio::time::sleep_until(last + self.inner.heartbeat).await;
+    }
+
     async fn heartbeat(&self, next: Option<&Url>) {
+        // Counted as contact whatever the outcome, so a failing heartbeat is retried an interval later rather
+        // than in a tight loop.
+        self.touch();
         if let Some(url) = next
             && let Err(e) = self
                 .inner
@@ -528,6 +554,10 @@ fn header_map(h: &BTreeMap<String, Vec<String>>) -> Result<HeaderMap> {
     Ok(map)
 }
 
+/// The largest `uncompressedSize` accepted for a segment (1 GiB). Trino cuts segments at a few MB to tens of MB
+/// (`protocol.spooling.max-segment-size`), so this only rejects broken metadata.
+pub const MAX_UNCOMPRESSED_SEGMENT: u64 = 1 << 30;
+
 /// Checks sizes and decompresses one segment's bytes into its JSON.
 fn segment_json<'a>(
     bytes: &'a [u8],
@@ -542,6 +572,15 @@ fn segment_json<'a>(
     };
     if !matches!(encoding, "json" | "json+zstd" | "json+lz4") {
         return Err(bad(format!("unsupported encoding {encoding:?}")));
+    }
+    if let Some(size) = meta.uncompressed_size
+        && size > MAX_UNCOMPRESSED_SEGMENT
+    {
+        // The size is allocated up front: an absurd value from a broken or hostile server must be an
+        // error, not an allocation that aborts the process.
+        return Err(bad(format!(
+            "uncompressedSize {size} exceeds the {MAX_UNCOMPRESSED_SEGMENT}-byte limit"
+        )));
     }
     if bytes.len() as u64 != meta.segment_size {
         return Err(bad(format!(

@@ -351,8 +351,9 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
         _ => return None,
     };
     let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
-    FixedOffset::east_opt(sign * secs)
+    let (h, m) = (unsigned(h)?, unsigned(m)?);
+    let secs = h.checked_mul(3600)?.checked_add(m.checked_mul(60)?)?;
+    FixedOffset::east_opt(sign * i32::try_from(secs).ok()?)
 }
 
 fn parse_timestamp(s: &str, precision: u32) -> Option<Timestamp> {
@@ -372,12 +373,18 @@ fn parse_interval_day_second(s: &str) -> Option<i64> {
         None => (false, s),
     };
     let (days, hms) = s.split_once(' ')?;
-    let days: i64 = days.parse().ok()?;
+    let days = unsigned(days)?;
     let (t, picos) = parse_hms(hms)?;
     use chrono::Timelike;
-    let ms = ((days * 24 + t.hour() as i64) * 60 + t.minute() as i64) * 60_000
-        + t.second() as i64 * 1000
-        + (picos / 1_000_000_000) as i64;
+    // Checked: a malformed day count must be a decode error, not an overflow panic.
+    let minutes = days
+        .checked_mul(24)?
+        .checked_add(t.hour() as i64)?
+        .checked_mul(60)?
+        .checked_add(t.minute() as i64)?;
+    let ms = minutes
+        .checked_mul(60_000)?
+        .checked_add(t.second() as i64 * 1000 + (picos / 1_000_000_000) as i64)?;
     Some(if neg { -ms } else { ms })
 }
 
@@ -387,8 +394,28 @@ fn parse_interval_year_month(s: &str) -> Option<i64> {
         None => (false, s),
     };
     let (y, m) = s.split_once('-')?;
-    let months = y.parse::<i64>().ok()? * 12 + m.parse::<i64>().ok()?;
+    let months = unsigned(y)?.checked_mul(12)?.checked_add(unsigned(m)?)?;
     Some(if neg { -months } else { months })
+}
+
+/// A non-negative decimal integer of ASCII digits only (no sign, no spaces); `None` if empty or too large.
+fn unsigned(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Whether `s` is a plain decimal number as Trino writes one: an optional sign, digits, and optionally a
+/// point followed by digits (`-12.50`, `7`; not `+`, `1.2.3`, `1.` or `.5`).
+fn is_decimal_literal(s: &str) -> bool {
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
+    };
+    let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    all_digits(int) && frac.is_none_or(all_digits)
 }
 
 fn parse_float(s: &str) -> Option<f64> {
@@ -407,11 +434,7 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
         TrinoType::Char(_) => Value::Char(s.to_owned()),
         TrinoType::Json => Value::Json(s.to_owned()),
         TrinoType::Decimal { .. } => {
-            let ok = !s.is_empty()
-                && s.bytes().enumerate().all(|(i, b)| {
-                    b.is_ascii_digit() || b == b'.' || (i == 0 && (b == b'-' || b == b'+'))
-                });
-            if !ok {
+            if !is_decimal_literal(s) {
                 return None;
             }
             Value::Decimal(Decimal(s.to_owned()))
@@ -464,7 +487,22 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
     })
 }
 
-fn mismatch<E: de::Error>(ty: &TrinoType, what: impl std::fmt::Display) -> E {
+/// A value that does not decode as its column's type, recorded by [`mismatch`] for the caller that turns the
+/// parser's error (which only carries a message and a position) into [`crate::Error::Decode`].
+struct DecodeFailure {
+    trino_type: String,
+    value: String,
+    reason: &'static str,
+}
+
+thread_local! {
+    /// The decode failure behind the error the parser is unwinding with. Decoding is synchronous on one
+    /// thread, and a failure aborts it, so the last one recorded is the one the error reports.
+    static DECODE_FAILURE: std::cell::RefCell<Option<DecodeFailure>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn mismatch<E: de::Error>(ty: &TrinoType, what: impl std::fmt::Display, reason: &'static str) -> E {
     let mut shown = what.to_string();
     if shown.len() > 64 {
         let mut cut = 64;
@@ -474,8 +512,40 @@ fn mismatch<E: de::Error>(ty: &TrinoType, what: impl std::fmt::Display) -> E {
         shown.truncate(cut);
         shown.push_str("...");
     }
-    E::custom(format_args!("cannot decode {shown} as {ty}"))
+    let err = E::custom(format_args!("cannot decode {shown} as {ty}: {reason}"));
+    DECODE_FAILURE.with(|f| {
+        *f.borrow_mut() = Some(DecodeFailure {
+            trino_type: ty.to_string(),
+            value: shown,
+            reason,
+        });
+    });
+    err
 }
+
+/// Forgets any failure recorded by an earlier decode on this thread.
+fn clear_decode_failure() {
+    DECODE_FAILURE.with(|f| f.borrow_mut().take());
+}
+
+/// The error for a failed decode: [`crate::Error::Decode`] when a value did not fit its type,
+/// [`crate::Error::Protocol`] when the JSON itself is malformed or shaped wrongly. Both carry the position.
+fn decode_error(context: &str, e: &serde_json::Error) -> crate::Error {
+    match DECODE_FAILURE.with(|f| f.borrow_mut().take()) {
+        Some(f) => crate::Error::Decode {
+            trino_type: f.trino_type,
+            value: f.value,
+            reason: f.reason.to_string(),
+            context: context.to_string(),
+            position: (e.line() > 0).then(|| (e.line(), e.column())),
+        },
+        None => crate::Error::protocol(context, e),
+    }
+}
+
+const WRONG_KIND: &str = "the JSON value has the wrong kind";
+const OUT_OF_RANGE: &str = "out of range";
+const MALFORMED: &str = "malformed or out of range";
 
 /// Decodes one JSON value as the given Trino type, straight from the parser.
 #[derive(Clone, Copy)]
@@ -510,20 +580,26 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
         match self.0 {
             TrinoType::Boolean => Ok(Value::Boolean(v)),
-            ty => Err(mismatch(ty, v)),
+            ty => Err(mismatch(ty, v, WRONG_KIND)),
         }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         let ty = self.0;
         Ok(match ty {
-            TrinoType::TinyInt => Value::TinyInt(i8::try_from(v).map_err(|_| mismatch(ty, v))?),
-            TrinoType::SmallInt => Value::SmallInt(i16::try_from(v).map_err(|_| mismatch(ty, v))?),
-            TrinoType::Integer => Value::Integer(i32::try_from(v).map_err(|_| mismatch(ty, v))?),
+            TrinoType::TinyInt => {
+                Value::TinyInt(i8::try_from(v).map_err(|_| mismatch(ty, v, OUT_OF_RANGE))?)
+            }
+            TrinoType::SmallInt => {
+                Value::SmallInt(i16::try_from(v).map_err(|_| mismatch(ty, v, OUT_OF_RANGE))?)
+            }
+            TrinoType::Integer => {
+                Value::Integer(i32::try_from(v).map_err(|_| mismatch(ty, v, OUT_OF_RANGE))?)
+            }
             TrinoType::BigInt => Value::BigInt(v),
             TrinoType::Real => Value::Real(v as f32),
             TrinoType::Double => Value::Double(v as f64),
             TrinoType::Decimal { .. } => Value::Decimal(Decimal(v.to_string())),
-            ty => return Err(mismatch(ty, v)),
+            ty => return Err(mismatch(ty, v, WRONG_KIND)),
         })
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
@@ -532,7 +608,11 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
             Err(_) => match self.0 {
                 TrinoType::Double => Ok(Value::Double(v as f64)),
                 TrinoType::Decimal { .. } => Ok(Value::Decimal(Decimal(v.to_string()))),
-                ty => Err(mismatch(ty, v)),
+                ty @ (TrinoType::TinyInt
+                | TrinoType::SmallInt
+                | TrinoType::Integer
+                | TrinoType::BigInt) => Err(mismatch(ty, v, OUT_OF_RANGE)),
+                ty => Err(mismatch(ty, v, WRONG_KIND)),
             },
         }
     }
@@ -541,11 +621,11 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
             TrinoType::Real => Ok(Value::Real(v as f32)),
             TrinoType::Double => Ok(Value::Double(v)),
             TrinoType::Decimal { .. } => Ok(Value::Decimal(Decimal(v.to_string()))),
-            ty => Err(mismatch(ty, v)),
+            ty => Err(mismatch(ty, v, WRONG_KIND)),
         }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        decode_str(self.0, v).ok_or_else(|| mismatch(self.0, format_args!("{v:?}")))
+        decode_str(self.0, v).ok_or_else(|| mismatch(self.0, format_args!("{v:?}"), MALFORMED))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
         match self.0 {
@@ -573,6 +653,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                             return Err(mismatch(
                                 self.0,
                                 format_args!("a row with {} fields", values.len()),
+                                "wrong number of row fields",
                             ));
                         }
                     }
@@ -581,6 +662,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                     return Err(mismatch(
                         self.0,
                         format_args!("a row with more than {} fields", types.len()),
+                        "wrong number of row fields",
                     ));
                 }
                 Ok(Value::Row(Box::new(RowValue {
@@ -588,7 +670,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                     values,
                 })))
             }
-            ty => Err(mismatch(ty, "an array")),
+            ty => Err(mismatch(ty, "an array", WRONG_KIND)),
         }
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -597,13 +679,13 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     let key = decode_str(kt, &k)
-                        .ok_or_else(|| mismatch(kt, format_args!("map key {k:?}")))?;
+                        .ok_or_else(|| mismatch(kt, format_args!("map key {k:?}"), MALFORMED))?;
                     let value = map.next_value_seed(TypedSeed(vt))?;
                     entries.push((key, value));
                 }
                 Ok(Value::Map(entries))
             }
-            ty => Err(mismatch(ty, "an object")),
+            ty => Err(mismatch(ty, "an object", WRONG_KIND)),
         }
     }
 }
@@ -844,6 +926,7 @@ pub fn decode_rows(
     out: &mut Vec<Row>,
     context: &str,
 ) -> crate::Result<()> {
+    clear_decode_failure();
     let mut de = serde_json::Deserializer::from_slice(json);
     RowsSeed {
         columns,
@@ -852,7 +935,7 @@ pub fn decode_rows(
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
-    .map_err(|e| crate::Error::protocol(context, &e))
+    .map_err(|e| decode_error(context, &e))
 }
 
 /// Decodes a JSON array of rows in batches of `batch` rows, handing each full batch (and the last, partial
@@ -865,6 +948,7 @@ pub fn decode_rows_batched(
     sink: &mut dyn FnMut(Vec<Row>) -> bool,
     context: &str,
 ) -> crate::Result<u64> {
+    clear_decode_failure();
     let mut de = serde_json::Deserializer::from_slice(json);
     let mut out = Vec::with_capacity(batch.max(1));
     let mut total = 0u64;
@@ -879,7 +963,7 @@ pub fn decode_rows_batched(
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
-    .map_err(|e| crate::Error::protocol(context, &e))?;
+    .map_err(|e| decode_error(context, &e))?;
     if !out.is_empty() {
         counting(out);
     }
@@ -888,11 +972,12 @@ pub fn decode_rows_batched(
 
 /// Decodes a single JSON value as a Trino type (useful in tests and tools).
 pub fn decode_value(json: &str, ty: &TrinoType) -> crate::Result<Value> {
+    clear_decode_failure();
     let mut de = serde_json::Deserializer::from_str(json);
     TypedSeed(ty)
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| crate::Error::protocol(format!("{ty} value"), &e))
+        .map_err(|e| decode_error(&format!("{ty} value"), &e))
 }
 
 // ---- serde: rows and values into user types ----
@@ -1353,6 +1438,52 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains("line 1"), "{ty} {json}: {msg}");
         }
+        // Values whose arithmetic would overflow, and decimals that are not numbers: decode errors, no panic.
+        let decimal = TrinoType::Decimal {
+            precision: 10,
+            scale: 2,
+        };
+        for (ty, json) in [
+            (TrinoType::TimeWithTimeZone(3), r#""01:02:03+99999999""#),
+            (
+                TrinoType::TimeWithTimeZone(3),
+                r#""01:02:03+1:99999999999""#,
+            ),
+            (
+                TrinoType::IntervalDayToSecond,
+                r#""99999999999999999 01:02:03.000""#,
+            ),
+            (
+                TrinoType::IntervalDayToSecond,
+                r#""-99999999999999999 01:02:03.000""#,
+            ),
+            (TrinoType::IntervalYearToMonth, r#""999999999999999999-1""#),
+            (TrinoType::IntervalYearToMonth, r#""1--3""#),
+            (decimal.clone(), r#""+""#),
+            (decimal.clone(), r#""-""#),
+            (decimal.clone(), r#""1.2.3""#),
+            (decimal.clone(), r#""1.""#),
+            (decimal.clone(), r#"".5""#),
+            (decimal.clone(), r#""""#),
+            (decimal.clone(), r#""1-2""#),
+        ] {
+            match decode_value(json, &ty) {
+                Err(crate::Error::Decode {
+                    trino_type,
+                    value,
+                    position,
+                    ..
+                }) => {
+                    assert_eq!(trino_type, ty.to_string());
+                    assert_eq!(value, json, "the offending value as sent");
+                    assert!(matches!(position, Some((1, _))), "{ty} {json}");
+                }
+                other => panic!("{ty} {json}: {other:?}"),
+            }
+        }
+        for ok in [r#""-12.50""#, r#""+7""#, r#""0.5""#, r#""10""#] {
+            assert!(decode_value(ok, &decimal).is_ok(), "{ok}");
+        }
         let columns = Arc::new(Columns::new(vec![Column {
             name: "a".into(),
             type_name: "integer".into(),
@@ -1361,8 +1492,47 @@ mod tests {
         let mut out = vec![];
         let err = decode_rows(b"[[1],\n[2,3]]", &columns, &mut out, "page").unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(matches!(err, crate::Error::Protocol { .. }), "{err}");
         let err = decode_rows(b"[[1],[2]", &columns, &mut out, "page").unwrap_err();
         assert!(matches!(err, crate::Error::Protocol { .. }), "{err}");
+        // A value that does not fit its type is a decode error naming the type, value, context and position.
+        let err = decode_rows(b"[[1],\n[5000000000]]", &columns, &mut out, "page 7").unwrap_err();
+        match &err {
+            crate::Error::Decode {
+                trino_type,
+                value,
+                reason,
+                context,
+                position,
+            } => {
+                assert_eq!(trino_type, "integer");
+                assert_eq!(value, "5000000000");
+                assert_eq!(reason, "out of range");
+                assert_eq!(context, "page 7");
+                assert_eq!(position.map(|p| p.0), Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot decode 5000000000 as integer in page 7 at line 2, column {}: out of range",
+                match err {
+                    crate::Error::Decode { position, .. } => position.unwrap().1,
+                    _ => unreachable!(),
+                }
+            )
+        );
+        // The failure is not remembered: a later malformed document is a protocol error again.
+        let err = decode_rows(b"[[1],[2]", &columns, &mut out, "page").unwrap_err();
+        assert!(matches!(err, crate::Error::Protocol { .. }), "{err}");
+        let mut sink = |_rows: Vec<Row>| true;
+        let err =
+            decode_rows_batched(b"[[1],[\"x\"]]", &columns, 1, &mut sink, "segment").unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::Decode { value, .. } if value == "\"x\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -278,7 +278,16 @@ async fn malformed_or_truncated_pages_are_protocol_errors() {
     for sql in ["SELECT trunc", "SELECT garbage", "SELECT wrong"] {
         let err = c.fetch_all(sql).await.unwrap_err();
         match &err {
-            Error::Protocol { position, .. } => assert!(position.is_some(), "{sql}: {err}"),
+            Error::Protocol { position, .. } if sql != "SELECT wrong" => {
+                assert!(position.is_some(), "{sql}: {err}")
+            }
+            // Well-formed JSON whose value does not fit the column type is a decode error.
+            Error::Decode {
+                position, context, ..
+            } if sql == "SELECT wrong" => {
+                assert!(position.is_some(), "{sql}: {err}");
+                assert!(context.contains("q1"), "{sql}: {err}");
+            }
             other => panic!("{sql}: unexpected {other:?}"),
         }
     }
@@ -908,4 +917,383 @@ async fn jwt_goes_to_the_coordinator_on_every_request() {
         Some("PARAMETRIC_DATETIME")
     );
     assert_eq!(reqs[0].header("x-trino-time-zone"), Some("UTC"));
+}
+
+/// A spooled page whose segments each download in less than a heartbeat interval but together take many
+/// intervals: the heartbeat cadence must hold across the separate waits for download slots.
+#[tokio::test]
+async fn heartbeats_keep_their_cadence_across_many_short_waits() {
+    let server = ReplayServer::start().await.unwrap();
+    let segments = 16u64;
+    let rows_per = 50u64;
+    let chunks: Vec<Bytes> = (0..segments)
+        .map(|s| Bytes::from(mixed_rows_json(s * rows_per, rows_per)))
+        .collect();
+    let data = server.spooled_data("json", &chunks, &vec![rows_per; segments as usize], |_| {
+        SegmentPlacement::Spooled
+    });
+    let columns = mixed_columns();
+    server.add_query(
+        "SELECT slow_segments",
+        Script::new()
+            .raw_page(page_body("hb", &columns, None, "QUEUED", 0))
+            .raw_page(page_body(
+                "hb",
+                &columns,
+                Some(data.to_string().as_bytes()),
+                "RUNNING",
+                0,
+            ))
+            .raw_page(page_body(
+                "hb",
+                &columns,
+                None,
+                "FINISHED",
+                segments * rows_per,
+            )),
+    );
+    // Each segment takes 30 ms, half the heartbeat interval; one download at a time makes ~0.5 s in all.
+    server.set_segment_latency(Duration::from_millis(30));
+    let interval = Duration::from_millis(60);
+    let c = Client::builder(server.url())
+        .user("u")
+        .spool_concurrency(1)
+        .heartbeat_interval(interval)
+        .build()
+        .unwrap();
+    let result = c.fetch_all("SELECT slow_segments").await.unwrap();
+    assert_eq!(result.rows.len() as u64, segments * rows_per);
+    let reqs = server.requests();
+    let heads: Vec<_> = reqs.iter().filter(|r| r.method == "HEAD").collect();
+    assert!(
+        heads.len() >= 3,
+        "expected a HEAD about every {interval:?} during ~0.5 s of downloads, got {}",
+        heads.len()
+    );
+    for h in &heads {
+        assert_eq!(
+            h.path, "/v1/statement/q1/2",
+            "HEAD goes to the current nextUri"
+        );
+    }
+    // The coordinator never goes long without hearing from the client (POST, GET nextUri or HEAD).
+    let contacts: Vec<Duration> = reqs
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/statement"))
+        .map(|r| r.at)
+        .collect();
+    let max_gap = contacts
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .max()
+        .unwrap();
+    assert!(
+        max_gap <= interval * 3,
+        "{max_gap:?} without coordinator contact (heartbeat interval {interval:?})"
+    );
+}
+
+/// A page whose rows do not decode, followed by many pages served slowly (the query is still running).
+fn query_with_bad_rows(server: &ReplayServer, sql: &str, more_pages: usize) {
+    let mut bad = sample("rust-client__types__integer.json");
+    bad["id"] = json!("bad_rows");
+    bad["data"] = json!([
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        [1, 2, 3000000000i64, 4, 5, 6, 7, 8]
+    ]);
+    let mut script = Script::new()
+        .page(sample("rust-client__models__query_result_queued.json"))
+        .page(bad);
+    for _ in 0..more_pages {
+        script = script.page(sample("rust-client__models__query_result_queued.json"));
+    }
+    server.add_query(
+        sql,
+        script.page(finished(sample(
+            "rust-client__models__query_result_queued.json",
+        ))),
+    );
+}
+
+#[tokio::test]
+async fn an_errored_stream_cancels_the_query() {
+    // Direct protocol: the decode error arrives through a page decoded off the driver task.
+    let server = ReplayServer::start().await.unwrap();
+    query_with_bad_rows(&server, "SELECT bad_rows", 60);
+    server.set_latency(Duration::from_millis(20));
+    let c = Client::builder(server.url()).user("u").build().unwrap();
+    let mut stream = c.execute("SELECT bad_rows").await.unwrap();
+    let err = loop {
+        match stream.next().await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => break e,
+            None => panic!("the stream ended without the decode error"),
+        }
+    };
+    match &err {
+        Error::Decode {
+            trino_type,
+            value,
+            context,
+            position,
+            ..
+        } => {
+            assert_eq!(trino_type, "integer");
+            assert_eq!(value, "3000000000");
+            assert!(context.contains("bad_rows"), "{context}");
+            assert!(position.is_some(), "{err}");
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    assert!(stream.next().await.is_none(), "nothing after the error");
+    // The stream is still alive: the error alone must cancel the query.
+    wait_for(&server, "DELETE nextUri after the error", |r| {
+        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
+    })
+    .await;
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert!(
+        gets < 40,
+        "the driver kept polling after the error: {gets} GETs"
+    );
+    drop(stream);
+
+    // Spooling protocol: the error arrives through a segment's batches.
+    let server = ReplayServer::start().await.unwrap();
+    let json_rows = Bytes::from(mixed_rows_json(0, 10));
+    let (_, uri, ack) = server.add_segment(json_rows.clone(), vec![]);
+    let data = json!({"encoding": "json", "segments": [
+        {"type": "spooled", "uri": uri, "ackUri": ack,
+         "metadata": {"rowOffset": 0, "rowsCount": 10, "segmentSize": json_rows.len() + 5}}]});
+    let columns = mixed_columns();
+    let mut script = Script::new()
+        .raw_page(page_body("bad_segment", &columns, None, "QUEUED", 0))
+        .raw_page(page_body(
+            "bad_segment",
+            &columns,
+            Some(data.to_string().as_bytes()),
+            "RUNNING",
+            0,
+        ));
+    for _ in 0..60 {
+        script = script.raw_page(page_body("bad_segment", &columns, None, "RUNNING", 0));
+    }
+    server.add_query(
+        "SELECT bad_segment",
+        script.raw_page(page_body("bad_segment", &columns, None, "FINISHED", 10)),
+    );
+    server.set_latency(Duration::from_millis(20));
+    let c = Client::builder(server.url()).user("u").build().unwrap();
+    let mut stream = c.execute("SELECT bad_segment").await.unwrap();
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("metadata says"), "{err}");
+    wait_for(&server, "DELETE nextUri after the segment error", |r| {
+        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
+    })
+    .await;
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v1/statement/"))
+        .count();
+    assert!(
+        gets < 40,
+        "the driver kept polling after the error: {gets} GETs"
+    );
+}
+
+#[tokio::test]
+async fn absurd_uncompressed_sizes_are_protocol_errors() {
+    let server = ReplayServer::start().await.unwrap();
+    let json_rows = mixed_rows_json(0, 10);
+    let columns = mixed_columns();
+    // Inline json+zstd claiming u64::MAX bytes once decompressed (sent as a string, as Trino may), in a frame
+    // without a content size so that the decompressor has only the metadata to go by.
+    let mut compressor = zstd::bulk::Compressor::new(3).unwrap();
+    compressor.include_contentsize(false).unwrap();
+    let zstd = compressor.compress(&json_rows).unwrap();
+    use base64::Engine as _;
+    let inline = json!({"encoding": "json+zstd", "segments": [
+        {"type": "inline", "data": base64::engine::general_purpose::STANDARD.encode(&zstd),
+         "metadata": {"rowOffset": 0, "rowsCount": 10, "segmentSize": zstd.len(),
+                      "uncompressedSize": u64::MAX.to_string()}}]});
+    server.add_query(
+        "SELECT huge_inline",
+        Script::new().raw_page(page_body(
+            "huge1",
+            &columns,
+            Some(inline.to_string().as_bytes()),
+            "FINISHED",
+            10,
+        )),
+    );
+    // Spooled json+lz4 claiming 2 GiB.
+    let (lz4, _) = trino_client::replay::encode_segment("json+lz4", &json_rows);
+    let (_, uri, ack) = server.add_segment(lz4.clone(), vec![]);
+    let spooled = json!({"encoding": "json+lz4", "segments": [
+        {"type": "spooled", "uri": uri, "ackUri": ack,
+         "metadata": {"rowOffset": 0, "rowsCount": 10, "segmentSize": lz4.len(),
+                      "uncompressedSize": 2u64 << 30}}]});
+    server.add_query(
+        "SELECT huge_spooled",
+        Script::new().raw_page(page_body(
+            "huge2",
+            &columns,
+            Some(spooled.to_string().as_bytes()),
+            "FINISHED",
+            10,
+        )),
+    );
+    let c = client(&server);
+    for sql in ["SELECT huge_inline", "SELECT huge_spooled"] {
+        let err = c.fetch_all(sql).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Protocol { message, .. } if message.contains("uncompressedSize")),
+            "{sql}: {err:?}"
+        );
+    }
+    // A truthful size still decodes.
+    let (_, uri, ack) = server.add_segment(lz4.clone(), vec![]);
+    let fine = json!({"encoding": "json+lz4", "segments": [
+        {"type": "spooled", "uri": uri, "ackUri": ack,
+         "metadata": {"rowOffset": 0, "rowsCount": 10, "segmentSize": lz4.len(),
+                      "uncompressedSize": json_rows.len()}}]});
+    server.add_query(
+        "SELECT fine",
+        Script::new().raw_page(page_body(
+            "fine",
+            &columns,
+            Some(fine.to_string().as_bytes()),
+            "FINISHED",
+            10,
+        )),
+    );
+    assert_eq!(c.fetch_all("SELECT fine").await.unwrap().rows.len(), 10);
+}
+
+#[tokio::test]
+async fn a_429_on_the_post_is_retried_after_retry_after() {
+    let server = ReplayServer::start().await.unwrap();
+    server.add_query(
+        "SELECT 1",
+        Script::new()
+            .page(sample("TestQueryResults__GOLDEN_VALUE.json"))
+            .faults(vec![Fault::TooManyRequests {
+                retry_after_secs: 0.3,
+            }]),
+    );
+    let result = client(&server).fetch_all("SELECT 1").await.unwrap();
+    assert_eq!(result.rows.len(), 1);
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "a 429 means the statement was not accepted");
+    assert_eq!(posts[1].body, "SELECT 1");
+    let waited = posts[1].at - posts[0].at;
+    // The policy's own backoff is at most 50 ms: only Retry-After explains a 300 ms wait.
+    assert!(
+        waited >= Duration::from_millis(290),
+        "resent after {waited:?}, before Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn warnings_update_count_and_info_uri_are_exposed() {
+    let server = ReplayServer::start().await.unwrap();
+    let mut done = sample("rust-client__models__query_result_finished_prepare.json");
+    done["updateType"] = json!("INSERT");
+    done["updateCount"] = json!(42);
+    done["warnings"] = json!([
+        {"warningCode": {"code": 7, "name": "DEPRECATED_FUNCTION"}, "message": "f is deprecated"},
+        {"message": "no code"}
+    ]);
+    let mut queued = sample("rust-client__models__query_result_queued.json");
+    queued["id"] = done["id"].clone();
+    queued["infoUri"] = done["infoUri"].clone();
+    server.add_query(
+        "INSERT INTO t SELECT 1",
+        Script::new().page(queued).page(done),
+    );
+    let c = client(&server);
+    let stream = c.execute("INSERT INTO t SELECT 1").await.unwrap();
+    assert_eq!(
+        stream.status().info_uri.as_deref(),
+        Some("http://localhost:18080/ui/query.html?20250921_003348_00009_chu96"),
+        "known from the first response"
+    );
+    let result = stream.collect_all().await.unwrap();
+    let s = &result.status;
+    assert_eq!(s.id, "20250921_003348_00009_chu96");
+    assert_eq!(
+        s.info_uri.as_deref(),
+        Some("http://localhost:18080/ui/query.html?20250921_003348_00009_chu96")
+    );
+    assert_eq!(s.update_type.as_deref(), Some("INSERT"));
+    assert_eq!(s.update_count, Some(42));
+    assert_eq!(s.warnings.len(), 2);
+    assert_eq!(s.warnings[0].message, "f is deprecated");
+    let code = s.warnings[0].warning_code.as_ref().unwrap();
+    assert_eq!((code.code, code.name.as_str()), (7, "DEPRECATED_FUNCTION"));
+    assert!(s.warnings[1].warning_code.is_none());
+    assert_eq!(s.stats.state, "FINISHED");
+    assert!(result.rows.is_empty() && result.columns().is_empty());
+}
+
+#[tokio::test]
+async fn session_request_headers_go_on_the_wire() {
+    let server = ReplayServer::start().await.unwrap();
+    long_query(&server, "SELECT big", 1);
+    let c = Client::builder(server.url())
+        .user("alice")
+        .path("hive.web,system.builtin")
+        .trace_token("trace-7f3a")
+        .client_info("nightly etl")
+        .extra_credential("aws_token", Secret::new("a=b&c"))
+        .extra_credential("other", Secret::new("x"))
+        .build()
+        .unwrap();
+    c.update_session(|s| {
+        s.resource_estimates
+            .insert("EXECUTION_TIME".into(), "1h".into());
+        s.resource_estimates
+            .insert("PEAK_MEMORY".into(), "2GB".into());
+    });
+    c.fetch_all("SELECT big").await.unwrap();
+    let reqs = server.requests();
+    let post = &reqs[0];
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.header("x-trino-path"), Some("hive.web,system.builtin"));
+    assert_eq!(post.header("x-trino-trace-token"), Some("trace-7f3a"));
+    assert_eq!(post.header("x-trino-client-info"), Some("nightly etl"));
+    assert_eq!(
+        post.header("x-trino-extra-credential"),
+        Some("aws_token=a%3Db%26c,other=x")
+    );
+    assert_eq!(
+        post.header("x-trino-resource-estimate"),
+        Some("EXECUTION_TIME=1h,PEAK_MEMORY=2GB")
+    );
+    // Follow-up requests to the coordinator carry the user, never the session's extra credentials.
+    for r in &reqs[1..] {
+        assert_eq!(
+            r.header("x-trino-user"),
+            Some("alice"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert_eq!(
+            r.header("x-trino-extra-credential"),
+            None,
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
 }
