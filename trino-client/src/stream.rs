@@ -72,6 +72,9 @@ enum Chunk {
     Decoding(DecodeHandle),
     /// A spooled segment being downloaded and decoded in batches (ends when the channel closes).
     Batches(mpsc::Receiver<Result<Vec<Row>>>),
+    /// The query finished and every chunk was sent. A channel that closes without it means the driver task
+    /// died (a panic): the result would be silently incomplete, so the stream reports an error instead.
+    End,
 }
 
 /// The rows of a running query, in order. Dropping it cancels the query if it has not finished.
@@ -238,13 +241,21 @@ impl QueryStream {
                 Some(Ok(Chunk::Rows(rows))) => return Poll::Ready(Some(Ok(rows))),
                 Some(Ok(Chunk::Decoding(h))) => self.pending = Some(h),
                 Some(Ok(Chunk::Batches(rx))) => self.batches = Some(rx),
+                Some(Ok(Chunk::End)) => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
                 Some(Err(e)) => {
                     self.fail();
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
-                    self.done = true;
-                    return Poll::Ready(None);
+                    self.fail();
+                    return Poll::Ready(Some(Err(Error::Protocol {
+                        context: "query driver".into(),
+                        message: "the task reading the query stopped before the query finished (it panicked); the rows received are incomplete".into(),
+                        position: None,
+                    })));
                 }
             }
         }
@@ -332,7 +343,10 @@ impl Driver {
         let mut next: Option<Url> = None;
         let outcome = self.drive(first, &mut next).await;
         let err = match outcome {
-            Ok(()) => return,
+            Ok(()) => {
+                let _ = self.tx.send(Ok(Chunk::End)).await;
+                return;
+            }
             Err(Ok(Stop::Cancelled)) => Error::Cancelled,
             Err(Ok(Stop::Timeout)) => {
                 Error::Timeout(self.deadline.map(|d| d.1).unwrap_or_default())
@@ -714,5 +728,47 @@ impl SegmentJob {
             position: None,
         })??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt as _;
+
+    use super::*;
+
+    fn stream(rx: mpsc::Receiver<Result<Chunk>>) -> QueryStream {
+        QueryStream {
+            rx,
+            pending: None,
+            batches: None,
+            current: Vec::new().into_iter(),
+            status: Default::default(),
+            cancel: CancellationToken::new(),
+            done: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_dies_mid_query_is_an_error_not_a_short_result() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Ok(Chunk::Rows(vec![Row::new(Vec::new(), Arc::new(crate::value::Columns::new(Vec::new())))]))).await.unwrap();
+        drop(tx); // what a panicking driver task leaves behind: no `End`
+        let mut s = stream(rx);
+        assert!(s.next().await.unwrap().is_ok());
+        let err = s.next().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("incomplete"), "{err}");
+        assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_finished_query_ends_the_stream() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Ok(Chunk::Rows(vec![Row::new(Vec::new(), Arc::new(crate::value::Columns::new(Vec::new())))]))).await.unwrap();
+        tx.send(Ok(Chunk::End)).await.unwrap();
+        drop(tx);
+        let rows: Vec<Result<Row>> = stream(rx).collect().await;
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].is_ok());
     }
 }
