@@ -60,8 +60,9 @@ async fn mysql_probe_classifies_failures() {
     .await
     .unwrap();
 
+    // Trino's MySQL connector takes no database in the URL (each database is a schema of the catalog).
     let ok = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306/test", &user, true)),
+        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
         &pw("right-pw"),
     )
     .await
@@ -71,17 +72,28 @@ async fn mysql_probe_classifies_failures() {
         "{ok:?}"
     );
     assert!(ok.checks[0].contains("SELECT 1 ok"));
+    // Connector/J's default sslMode=PREFERRED: this MariaDB offers no TLS, so the session is plaintext.
+    assert!(
+        ok.checks[0].contains("plaintext (the server offers no tls)"),
+        "{ok:?}"
+    );
 
-    let no_db = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", "root", false)),
+    // A URL naming a database is refused before connecting, as Trino would refuse to start the catalog.
+    let named = run(
+        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306/test", "root", false)),
         &SecretValues::new(),
     )
     .await
-    .expect("a URL without database works (Trino's mysql connector takes one)");
-    assert!(no_db.server_version.is_some());
+    .unwrap_err();
+    assert!(
+        matches!(&named, ProbeFailure::InvalidDefinition { reason }
+            if reason.contains("names database \"test\"")
+                && reason.contains("Database (catalog) must not be specified")),
+        "{named:?}"
+    );
 
     let wrong = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306/test", &user, true)),
+        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
         &pw("wrong-pw"),
     )
     .await
@@ -95,21 +107,10 @@ async fn mysql_probe_classifies_failures() {
         "the password never appears: {wrong}"
     );
 
-    let missing = format!("nodb_{}", user);
-    let db = run(
-        &CatalogSpec::Mysql(jdbc(
-            &format!("jdbc:mysql://127.0.0.1:3306/{missing}"),
-            "root",
-            false,
-        )),
-        &SecretValues::new(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(db, ProbeFailure::UnknownDatabase { database: missing });
+    // (A missing database cannot happen for MySQL: the URL names none. PostgreSQL covers that class.)
 
     let refused = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:1/test", "root", false)),
+        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:1", "root", false)),
         &SecretValues::new(),
     )
     .await
@@ -132,21 +133,39 @@ async fn mysql_probe_classifies_failures() {
         "{dns:?}"
     );
 
-    // This MariaDB has TLS disabled: a URL that requires TLS must fail as TLS, not as something vaguer.
-    let tls = run(
+    // This MariaDB has TLS disabled: a URL that requires TLS (verifying or not) must fail as TLS, not as
+    // something vaguer, while sslMode=DISABLED logs in.
+    for url in [
+        "jdbc:mysql://127.0.0.1:3306?sslMode=REQUIRED",
+        "jdbc:mysql://127.0.0.1:3306?useSSL=true&requireSSL=true",
+        "jdbc:mysql://127.0.0.1:3306?sslMode=VERIFY_CA",
+        "jdbc:mysql://127.0.0.1:3306?sslMode=VERIFY_IDENTITY",
+    ] {
+        let tls = run(
+            &CatalogSpec::Mysql(jdbc(url, "root", false)),
+            &SecretValues::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&tls, ProbeFailure::Tls { detail } if detail.contains("does not offer")),
+            "{url}: {tls:?}"
+        );
+    }
+    let plain = run(
         &CatalogSpec::Mysql(jdbc(
-            "jdbc:mysql://127.0.0.1:3306/test?sslMode=REQUIRED",
+            "jdbc:mysql://127.0.0.1:3306?sslMode=DISABLED",
             "root",
             false,
         )),
         &SecretValues::new(),
     )
     .await
-    .unwrap_err();
-    assert!(matches!(tls, ProbeFailure::Tls { .. }), "{tls:?}");
+    .expect("sslMode=DISABLED logs in");
+    assert!(plain.checks[0].contains("(plaintext)"), "{plain:?}");
 
     let no_secret = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306/test", &user, true)),
+        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
         &SecretValues::new(),
     )
     .await
@@ -245,22 +264,89 @@ async fn postgres_and_redshift_probes_classify_failures() {
         }
     );
 
-    // A URL that requires TLS gets TLS or a TLS failure (this server's certificate is self-signed, which no
-    // public root signs), never a silent plaintext login.
-    let tls = run(
-        &CatalogSpec::Postgresql(jdbc(
-            "jdbc:postgresql://127.0.0.1:5432/test?sslmode=require",
-            "postgres",
-            false,
-        )),
-        &SecretValues::new(),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&tls, ProbeFailure::Tls { detail } if detail.contains("certificate")),
-        "{tls:?}"
-    );
+    // This PostgreSQL serves TLS with the self-signed "snakeoil" certificate for DNS name localhost. The probe
+    // checks the certificate exactly as far as the driver would: pgjdbc's sslmode=require (and the default
+    // prefer) encrypt without verifying; verify-ca checks the chain; verify-full (and ssl=true) the chain and
+    // the host name. Redshift's driver verifies the chain by default.
+    const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let pg = |url: &str| CatalogSpec::Postgresql(jdbc(url, "postgres", false));
+    let redshift = |url: &str| {
+        CatalogSpec::Redshift(trino_catalogs::spec::RedshiftCatalog {
+            url: url.into(),
+            user: "postgres".into(),
+            password: None,
+            unload_location: None,
+            unload_iam_role: None,
+            properties: BTreeMap::new(),
+        })
+    };
+    let logs_in = [
+        (
+            pg("jdbc:postgresql://127.0.0.1:5432/test?sslmode=require"),
+            "tls required, certificate not verified",
+        ),
+        (
+            pg("jdbc:postgresql://127.0.0.1:5432/test"),
+            "tls if offered, certificate not verified",
+        ),
+        (
+            pg(&format!(
+                "jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-ca&sslrootcert={SNAKEOIL}"
+            )),
+            "tls required, certificate chain verified",
+        ),
+        (
+            pg(&format!(
+                "jdbc:postgresql://localhost:5432/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
+            )),
+            "tls required, certificate chain and host name verified",
+        ),
+        (
+            redshift(&format!(
+                "jdbc:redshift://127.0.0.1:5432/test?sslrootcert={SNAKEOIL}"
+            )),
+            "tls required, certificate chain verified",
+        ),
+        (
+            redshift("jdbc:redshift://127.0.0.1:5432/test?sslmode=require"),
+            "tls required, certificate not verified",
+        ),
+    ];
+    for (spec, transport) in logs_in {
+        let ok = run(&spec, &SecretValues::new())
+            .await
+            .unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+        assert!(ok.checks[0].contains(&format!("({transport})")), "{ok:?}");
+    }
+    let refused = [
+        // Self-signed: no public root signs it.
+        (
+            pg("jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-ca"),
+            "UnknownIssuer",
+        ),
+        (
+            pg("jdbc:postgresql://127.0.0.1:5432/test?ssl=true"),
+            "UnknownIssuer",
+        ),
+        (
+            redshift("jdbc:redshift://127.0.0.1:5432/test"),
+            "UnknownIssuer",
+        ),
+        // The chain is trusted, but the certificate names localhost, not 127.0.0.1.
+        (
+            pg(&format!(
+                "jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
+            )),
+            "not valid for name",
+        ),
+    ];
+    for (spec, why) in refused {
+        let tls = run(&spec, &SecretValues::new()).await.unwrap_err();
+        assert!(
+            matches!(&tls, ProbeFailure::Tls { detail } if detail.contains(why)),
+            "{spec:?}: {tls:?}"
+        );
+    }
 
     let dns = run(
         &CatalogSpec::Postgresql(jdbc(

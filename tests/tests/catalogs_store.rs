@@ -29,6 +29,51 @@ async fn ssm_store_rewrites_secrets_when_the_kms_key_changes() {
     testsuite::kms_key_change_rewrites_secrets(&before, &after).await;
 }
 
+#[tokio::test]
+async fn ssm_store_rolls_back_writes_failing_mid_way() {
+    let (store, _) = fresh_store().await;
+    testsuite::mid_write_failures_roll_back(&store, |n| {
+        testsuite::FailingStore::over_ssm(&store, n)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ssm_store_is_idempotent_across_kms_key_spellings() {
+    // SSM may report a SecureString's key as an ARN where the config has the bare key id (or the reverse):
+    // that is the same key, and an unchanged catalog must not be rewritten.
+    let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let arn = format!("arn:aws:kms:us-east-1:123456789012:key/{id}");
+    let (by_arn, client) = fresh_store().await;
+    let by_arn = by_arn.with_kms_key_id(Some(arn));
+    let by_id =
+        SsmCatalogStore::new(client, by_arn.layout().clone()).with_kms_key_id(Some(id.to_owned()));
+    let spec = CatalogSpec::Mysql(JdbcCatalog {
+        url: "jdbc:mysql://orders.example:3306".into(),
+        user: "ro".into(),
+        password: Some(SecretRef::Env("ORDERS_DB_PASSWORD".into())),
+        properties: BTreeMap::new(),
+    });
+    let pw: SecretValues = [("password".to_owned(), SecretValue::new("pw"))].into();
+    assert_eq!(
+        by_arn.put("keyed", &spec, &pw).await.unwrap().written.len(),
+        2
+    );
+    let again = by_id.put("keyed", &spec, &pw).await.unwrap();
+    assert!(again.written.is_empty(), "rewrote {:?}", again.written);
+    let rotated = SsmCatalogStore::new(
+        aws_sdk_ssm::Client::new(&lake_tests::aws_config().await),
+        by_arn.layout().clone(),
+    )
+    .with_kms_key_id(Some("alias/another-key".into()));
+    assert_eq!(
+        rotated.put("keyed", &spec, &pw).await.unwrap().written,
+        vec![by_arn.layout().secret_parameter("keyed", "password")],
+        "a different key still re-encrypts"
+    );
+    assert!(by_arn.delete("keyed").await.unwrap());
+}
+
 async fn raw(client: &aws_sdk_ssm::Client, name: &str) -> aws_sdk_ssm::types::Parameter {
     client
         .get_parameter()

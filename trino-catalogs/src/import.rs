@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::properties::read_properties;
 use crate::spec::{
     CatalogSpec, GenericCatalog, IcebergCatalog, JdbcCatalog, RedshiftCatalog, SecretRef,
-    SecretValue, SecretValues, SheetsCatalog, secret_env_name,
+    SecretValue, SecretValues, SheetsCatalog, looks_secret, secret_env_name,
 };
 use crate::validate::is_catalog_name;
 
@@ -25,21 +25,6 @@ pub struct Imported {
     pub spec: CatalogSpec,
     /// Literal secret values found in the file, by secret field.
     pub secrets: SecretValues,
-}
-
-/// Keys of generic catalogs treated as secrets: `*password`, `*secret`, `*credentials-key`, `*token`.
-fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "credentials-key",
-        "token",
-        "secret-key",
-        "access-key",
-    ]
-    .iter()
-    .any(|s| k.ends_with(s))
 }
 
 /// Imports one catalog from its file name (`<name>.properties`) and text.

@@ -5,7 +5,8 @@
 //! - [`mod@render`]: definition -> `.properties` text, secrets only as `${ENV:NAME}`. Pure.
 //! - [`properties`]: the Java properties escaper (ASCII output, proven against the JDK in
 //!   `tests/java_roundtrip.rs`) and reader. Pure.
-//! - [`mod@validate`]: names, required settings, JDBC URLs, regions, S3 URIs, values Trino would trim. Pure.
+//! - [`mod@validate`]: names, required settings, JDBC URLs (a MySQL URL names no database, as Trino requires),
+//!   regions, S3 URIs, values Trino would trim, no secret-looking keys in plain `properties`. Pure.
 //! - [`import`]: existing `.properties` files -> definitions; literal secrets are lifted out. Pure.
 //! - [`store`]: the [`store::CatalogStore`] trait, [`store::SsmCatalogStore`] and [`store::MemoryCatalogStore`],
 //!   one shared suite ([`store::testsuite`]), the parameter layout and the ECS `secrets[]` mapping.

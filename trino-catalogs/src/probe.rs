@@ -2,9 +2,10 @@
 //! what failed (DNS, TCP, TLS, authentication, a missing database, bucket or Glue database).
 //!
 //! MySQL and PostgreSQL/Redshift are probed with real drivers (`mysql_async`, `tokio-postgres`): resolve,
-//! connect, authenticate, `SELECT 1`, read the server version. Iceberg checks the Glue database and the S3
-//! warehouse bucket through the SDK (see [`aws`], the only module here that names SDK types). Google Sheets
-//! checks the service-account JSON shape without network.
+//! connect, authenticate, `SELECT 1`, read the server version. TLS is used, and the certificate checked,
+//! exactly as far as the real JDBC driver would for the URL (see [`TlsMode`]). Iceberg checks the Glue
+//! database and the S3 warehouse bucket through the SDK (see [`aws`], the only module here that names SDK
+//! types). Google Sheets checks the service-account JSON shape without network.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -213,10 +214,11 @@ pub async fn probe(
                 ),
                 None => None,
             };
-            let version = mysql(&url, &j.user, pw, options).await.map_err(fail)?;
-            report
-                .checks
-                .push(format!("mysql {addr}: login as {:?}, SELECT 1 ok", j.user));
+            let (version, transport) = mysql(&url, &j.user, pw, options).await.map_err(fail)?;
+            report.checks.push(format!(
+                "mysql {addr}: login as {:?} ({transport}), SELECT 1 ok",
+                j.user
+            ));
             report.server_version = Some(version);
         }
         CatalogSpec::Postgresql(j) => {
@@ -230,9 +232,9 @@ pub async fn probe(
                 ),
                 None => None,
             };
-            let version = postgres(&url, &j.user, pw, options).await.map_err(fail)?;
+            let (version, transport) = postgres(&url, &j.user, pw, options).await.map_err(fail)?;
             report.checks.push(format!(
-                "postgresql {addr}: login as {:?}, SELECT 1 ok",
+                "postgresql {addr}: login as {:?} ({transport}), SELECT 1 ok",
                 j.user
             ));
             report.server_version = Some(version);
@@ -248,9 +250,9 @@ pub async fn probe(
                 ),
                 None => None,
             };
-            let version = postgres(&url, &r.user, pw, options).await.map_err(fail)?;
+            let (version, transport) = postgres(&url, &r.user, pw, options).await.map_err(fail)?;
             report.checks.push(format!(
-                "redshift {addr}: login as {:?}, SELECT 1 ok",
+                "redshift {addr}: login as {:?} ({transport}), SELECT 1 ok",
                 r.user
             ));
             report.server_version = Some(version);
@@ -345,55 +347,301 @@ async fn reach(
     }
 }
 
-/// Whether the JDBC URL asks for TLS (`sslMode=REQUIRED|VERIFY_*`, `useSSL=true`, `ssl=true`,
-/// `sslmode=require`...). The Redshift JDBC driver uses TLS unless told otherwise (`ssl=false` or
-/// `sslmode=disable`), so a Redshift URL without such a parameter wants TLS too.
-fn wants_tls(url: &JdbcUrl) -> bool {
+/// What a JDBC driver does about TLS for a URL; the probe connects the same way.
+///
+/// Read per driver, from its own rules:
+///
+/// - pgjdbc (`postgresql`): `sslmode` = `disable`, `allow`/`prefer` (the default), `require`, `verify-ca`,
+///   `verify-full`; without `sslmode`, `ssl=true` (or a bare `ssl`) means `verify-full`.
+/// - Amazon Redshift JDBC (`redshift`): `sslmode` (alias `AuthMech`) as above; without it, `ssl` defaults to
+///   `true`, which means `verify-ca` (`SslMode.of` in the driver); `ssl=false` means `allow`.
+/// - MySQL Connector/J (`mysql`): `sslMode` = `DISABLED`, `PREFERRED` (the default), `REQUIRED`,
+///   `VERIFY_CA`, `VERIFY_IDENTITY`; without it the legacy `useSSL=false` means `DISABLED`,
+///   `verifyServerCertificate=true` `VERIFY_CA`, `requireSSL=true` `REQUIRED`.
+///
+/// Only the verify modes check the certificate: `require`/`REQUIRED` encrypt and accept any certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plaintext.
+    Disable,
+    /// TLS when the server offers it, certificate not verified; plaintext otherwise.
+    Prefer,
+    /// TLS required, any certificate accepted.
+    Require,
+    /// TLS required, the certificate chain verified; the host name is not checked.
+    VerifyCa,
+    /// TLS required, the certificate chain and the host name verified.
+    VerifyFull,
+}
+
+impl TlsMode {
+    /// Whether the certificate chain is checked.
+    pub fn verifies_certificate(self) -> bool {
+        matches!(self, TlsMode::VerifyCa | TlsMode::VerifyFull)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "plaintext",
+            TlsMode::Prefer => "tls if offered, certificate not verified",
+            TlsMode::Require => "tls required, certificate not verified",
+            TlsMode::VerifyCa => "tls required, certificate chain verified",
+            TlsMode::VerifyFull => "tls required, certificate chain and host name verified",
+        }
+    }
+}
+
+/// The TLS mode the URL's driver uses (see [`TlsMode`]); an error for a mode value the driver rejects.
+pub fn tls_mode(url: &JdbcUrl) -> std::result::Result<TlsMode, String> {
+    // Parameter names are matched case-insensitively (Redshift's driver does; the others' users often
+    // assume it), values as the drivers do (case-insensitively).
     let param = |name: &str| {
         url.params
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.to_ascii_lowercase())
     };
-    let explicit = url.params.iter().any(|(k, v)| {
-        let (k, v) = (k.to_ascii_lowercase(), v.to_ascii_lowercase());
-        (k == "sslmode"
-            && !matches!(
-                v.as_str(),
-                "disable" | "disabled" | "allow" | "prefer" | "preferred"
-            ))
-            || (matches!(k.as_str(), "usessl" | "ssl" | "requiressl") && v == "true")
-    });
-    let redshift_default = url.scheme == "redshift"
-        && param("ssl").as_deref() != Some("false")
-        && param("sslmode").as_deref() != Some("disable");
-    explicit || redshift_default
+    let is_true = |v: &Option<String>| v.as_deref().is_some_and(|v| v == "true" || v == "yes");
+    let is_false = |v: &Option<String>| v.as_deref().is_some_and(|v| v == "false" || v == "no");
+    let libpq_mode = |mode: &str, key: &str| match mode {
+        "disable" => Ok(TlsMode::Disable),
+        "allow" | "prefer" => Ok(TlsMode::Prefer),
+        "require" => Ok(TlsMode::Require),
+        "verify-ca" => Ok(TlsMode::VerifyCa),
+        "verify-full" => Ok(TlsMode::VerifyFull),
+        other => Err(format!(
+            "{key}={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        )),
+    };
+    match url.scheme.as_str() {
+        "mysql" => match param("sslMode") {
+            Some(mode) => match mode.as_str() {
+                "disabled" => Ok(TlsMode::Disable),
+                "preferred" => Ok(TlsMode::Prefer),
+                "required" => Ok(TlsMode::Require),
+                "verify_ca" => Ok(TlsMode::VerifyCa),
+                "verify_identity" => Ok(TlsMode::VerifyFull),
+                other => Err(format!(
+                    "sslMode={other:?} is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY"
+                )),
+            },
+            None if is_false(&param("useSSL")) => Ok(TlsMode::Disable),
+            None if is_true(&param("verifyServerCertificate")) => Ok(TlsMode::VerifyCa),
+            None if is_true(&param("requireSSL")) => Ok(TlsMode::Require),
+            None => Ok(TlsMode::Prefer),
+        },
+        "redshift" => match param("sslmode").or_else(|| param("AuthMech")) {
+            Some(mode) => libpq_mode(&mode, "sslmode"),
+            None => match param("ssl") {
+                None => Ok(TlsMode::VerifyCa),
+                Some(v) if v.is_empty() || v == "true" => Ok(TlsMode::VerifyCa),
+                Some(_) => Ok(TlsMode::Prefer),
+            },
+        },
+        _ => match param("sslmode") {
+            Some(mode) => libpq_mode(&mode, "sslmode"),
+            None => match param("ssl") {
+                Some(v) if v.is_empty() || v == "true" => Ok(TlsMode::VerifyFull),
+                _ => Ok(TlsMode::Prefer),
+            },
+        },
+    }
 }
 
+/// Trust roots for a verifying mode: the file `sslrootcert` names when it is readable here (pgjdbc and the
+/// Redshift driver trust only that file), else the Mozilla roots, close to the JDK's `cacerts` that
+/// Connector/J and the Redshift driver fall back to. RDS certificates are signed by the RDS CA, which is NOT
+/// a public root: verifying an RDS endpoint needs `sslrootcert` pointing at the RDS bundle. Returns the
+/// roots and a phrase naming them for failure messages.
+fn trust_roots(
+    url: &JdbcUrl,
+) -> std::result::Result<(rustls::RootCertStore, String), ProbeFailure> {
+    use rustls::pki_types::pem::PemObject as _;
+    let root_file = url
+        .params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("sslrootcert"))
+        .map(|(_, v)| v.clone());
+    if let Some(path) = root_file
+        && std::path::Path::new(&path).is_file()
+    {
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| ProbeFailure::Tls {
+                detail: format!("sslrootcert {path:?} is not a PEM certificate file ({e})"),
+            })?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(ProbeFailure::Tls {
+                detail: format!("sslrootcert {path:?} holds no usable certificate"),
+            });
+        }
+        return Ok((roots, format!("the roots in sslrootcert {path:?}")));
+    }
+    Ok((
+        rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+        "the public (Mozilla) roots; RDS certificates need sslrootcert=<RDS CA bundle>".to_owned(),
+    ))
+}
+
+/// Checks a server certificate the way the TLS mode says; handshake signatures are always checked.
+#[derive(Debug)]
+struct ModeVerifier {
+    mode: TlsMode,
+    webpki: std::sync::Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ModeVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        if !self.mode.verifies_certificate() {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
+        // webpki checks the chain first, then the name: a name error means the chain is good.
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) if self.mode == TlsMode::VerifyCa => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// A rustls client config for `mode`, and the phrase naming its trust roots.
+fn rustls_config(
+    url: &JdbcUrl,
+    mode: TlsMode,
+) -> std::result::Result<(rustls::ClientConfig, String), ProbeFailure> {
+    let tls_err = |e: &dyn fmt::Display| ProbeFailure::Tls {
+        detail: e.to_string(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (roots, roots_named) = if mode.verifies_certificate() {
+        trust_roots(url)?
+    } else {
+        // Unused (nothing is verified), but the verifier needs a non-empty store to be built.
+        (
+            rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+            "no roots (the certificate is not verified)".to_owned(),
+        )
+    };
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| tls_err(&e))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(ModeVerifier { mode, webpki }))
+        .with_no_client_auth();
+    Ok((config, roots_named))
+}
+
+/// Logs in over MySQL as Connector/J would; returns the server version and how the session is carried.
 async fn mysql(
     url: &JdbcUrl,
     user: &str,
     password: Option<String>,
     options: &ProbeOptions,
-) -> std::result::Result<String, ProbeFailure> {
+) -> std::result::Result<(String, String), ProbeFailure> {
     use mysql_async::prelude::Queryable as _;
-    let mut opts = mysql_async::OptsBuilder::default()
+    let mode = tls_mode(url).map_err(|reason| ProbeFailure::InvalidDefinition { reason })?;
+    let base = mysql_async::OptsBuilder::default()
         .ip_or_hostname(url.host.clone())
         .tcp_port(url.port)
         .user(Some(user))
         .pass(password)
         .db_name(url.database.clone())
         .prefer_socket(false);
-    if wants_tls(url) {
-        opts = opts.ssl_opts(mysql_async::SslOpts::default());
-    }
-    let classify = |e: mysql_async::Error| classify_mysql(e, user, url);
-    let mut conn = tokio::time::timeout(options.timeout, mysql_async::Conn::new(opts))
-        .await
-        .map_err(|_| ProbeFailure::Other {
-            detail: "mysql login timed out".to_owned(),
-        })?
-        .map_err(classify)?;
+    // Against the Mozilla roots built into mysql_async (close to the JDK cacerts Connector/J falls back to).
+    let tls = |accept_any_certificate: bool| {
+        base.clone().ssl_opts(
+            mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(accept_any_certificate)
+                .with_danger_skip_domain_validation(mode == TlsMode::VerifyCa),
+        )
+    };
+    let connect = |opts: mysql_async::OptsBuilder| async move {
+        tokio::time::timeout(options.timeout, mysql_async::Conn::new(opts))
+            .await
+            .map_err(|_| ProbeFailure::Other {
+                detail: "mysql login timed out".to_owned(),
+            })
+    };
+    let classify = |e: mysql_async::Error| classify_mysql(e, user, url, mode);
+    let (conn, transport) = match mode {
+        TlsMode::Disable => (connect(base.clone()).await?, mode.describe()),
+        TlsMode::Require | TlsMode::VerifyFull => (
+            connect(tls(mode == TlsMode::Require)).await?,
+            mode.describe(),
+        ),
+        // PREFERRED: TLS when the server offers it, else plaintext.
+        TlsMode::Prefer => match connect(tls(true)).await? {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) => (
+                connect(base.clone()).await?,
+                "plaintext (the server offers no tls)",
+            ),
+            other => (other, "tls, certificate not verified"),
+        },
+        // mysql_async's skip_domain_validation does not recognise rustls 0.23's name error. webpki verifies
+        // the chain before the name, so a name error means the chain passed: all VERIFY_CA checks.
+        TlsMode::VerifyCa => match connect(tls(false)).await? {
+            Err(mysql_async::Error::Io(mysql_async::IoError::Tls(t)))
+                if is_name_mismatch(&t.to_string()) =>
+            {
+                (connect(tls(true)).await?, mode.describe())
+            }
+            other => (other, mode.describe()),
+        },
+    };
+    let mut conn = conn.map_err(classify)?;
     let one: Option<i64> = conn.query_first("SELECT 1").await.map_err(classify)?;
     if one != Some(1) {
         return Err(ProbeFailure::Other {
@@ -405,10 +653,15 @@ async fn mysql(
         .await
         .map_err(classify)?;
     let _ = conn.disconnect().await;
-    Ok(version.unwrap_or_default())
+    Ok((version.unwrap_or_default(), transport.to_owned()))
 }
 
-fn classify_mysql(e: mysql_async::Error, user: &str, url: &JdbcUrl) -> ProbeFailure {
+/// Whether a TLS error says the certificate does not name the host (its chain was fine).
+fn is_name_mismatch(text: &str) -> bool {
+    text.contains("not valid for name") || text.contains("NotValidForName")
+}
+
+fn classify_mysql(e: mysql_async::Error, user: &str, url: &JdbcUrl, mode: TlsMode) -> ProbeFailure {
     match e {
         mysql_async::Error::Server(s) => match s.code {
             // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
@@ -430,7 +683,10 @@ fn classify_mysql(e: mysql_async::Error, user: &str, url: &JdbcUrl) -> ProbeFail
             }
         }
         mysql_async::Error::Io(mysql_async::IoError::Tls(t)) => ProbeFailure::Tls {
-            detail: t.to_string(),
+            detail: format!(
+                "{t} (sslMode {mode:?}: {}; verified against the public (Mozilla) roots)",
+                mode.describe()
+            ),
         },
         mysql_async::Error::Io(io) => ProbeFailure::Tcp {
             addr: format!("{}:{}", url.host, url.port),
@@ -442,12 +698,15 @@ fn classify_mysql(e: mysql_async::Error, user: &str, url: &JdbcUrl) -> ProbeFail
     }
 }
 
+/// Logs in over the PostgreSQL protocol as pgjdbc or the Redshift driver would; returns the server version
+/// and how the session is carried.
 async fn postgres(
     url: &JdbcUrl,
     user: &str,
     password: Option<String>,
     options: &ProbeOptions,
-) -> std::result::Result<String, ProbeFailure> {
+) -> std::result::Result<(String, String), ProbeFailure> {
+    let mode = tls_mode(url).map_err(|reason| ProbeFailure::InvalidDefinition { reason })?;
     let mut config = tokio_postgres::Config::new();
     config
         .host(&url.host)
@@ -461,21 +720,15 @@ async fn postgres(
     if let Some(pw) = &password {
         config.password(pw);
     }
-    if wants_tls(url) {
-        // TLS as the JDBC URL asks for it, verified against the Mozilla root store (Redshift and RDS
-        // certificates chain to Amazon's public roots).
-        config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ProbeFailure::Tls {
-                detail: e.to_string(),
-            })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let version = if mode == TlsMode::Disable {
+        pg_session(&config, tokio_postgres::NoTls, user, url, options).await?
+    } else {
+        config.ssl_mode(if mode == TlsMode::Prefer {
+            tokio_postgres::config::SslMode::Prefer
+        } else {
+            tokio_postgres::config::SslMode::Require
+        });
+        let (tls, roots) = rustls_config(url, mode)?;
         pg_session(
             &config,
             tokio_postgres_rustls::MakeRustlsConnect::new(tls),
@@ -484,9 +737,17 @@ async fn postgres(
             options,
         )
         .await
-    } else {
-        pg_session(&config, tokio_postgres::NoTls, user, url, options).await
-    }
+        .map_err(|failure| match failure {
+            ProbeFailure::Tls { detail } => ProbeFailure::Tls {
+                detail: format!(
+                    "{detail} (sslmode {mode:?}: {}; verified against {roots})",
+                    mode.describe()
+                ),
+            },
+            other => other,
+        })?
+    };
+    Ok((version, mode.describe().to_owned()))
 }
 
 async fn pg_session<T>(
@@ -689,20 +950,71 @@ mod tests {
     }
 
     #[test]
-    fn tls_wishes_are_read_from_the_url() {
-        let u = |s: &str, scheme| parse_jdbc_url(s, scheme).unwrap();
-        assert!(wants_tls(&u(
-            "jdbc:mysql://h:3306?sslMode=REQUIRED",
-            "mysql"
-        )));
-        assert!(wants_tls(&u(
-            "jdbc:redshift://h:5439/d?ssl=true",
-            "redshift"
-        )));
-        assert!(!wants_tls(&u(
-            "jdbc:postgresql://h/d?sslmode=prefer",
-            "postgresql"
-        )));
-        assert!(!wants_tls(&u("jdbc:mysql://h", "mysql")));
+    fn tls_modes_mirror_each_driver() {
+        use TlsMode::*;
+        let mode = |url: &str| {
+            let scheme = url["jdbc:".len()..].split(':').next().unwrap();
+            tls_mode(&parse_jdbc_url(url, scheme).unwrap())
+        };
+        let cases = [
+            // pgjdbc: prefer by default; require encrypts without verifying; ssl=true means verify-full.
+            ("jdbc:postgresql://h/d", Prefer),
+            ("jdbc:postgresql://h/d?sslmode=disable", Disable),
+            ("jdbc:postgresql://h/d?sslmode=allow", Prefer),
+            ("jdbc:postgresql://h/d?sslmode=prefer", Prefer),
+            ("jdbc:postgresql://h/d?sslmode=require", Require),
+            ("jdbc:postgresql://h/d?sslmode=verify-ca", VerifyCa),
+            ("jdbc:postgresql://h/d?sslmode=VERIFY-FULL", VerifyFull),
+            ("jdbc:postgresql://h/d?ssl=true", VerifyFull),
+            ("jdbc:postgresql://h/d?ssl", VerifyFull),
+            ("jdbc:postgresql://h/d?ssl=false", Prefer),
+            ("jdbc:postgresql://h/d?ssl=true&sslmode=require", Require),
+            // Redshift: ssl defaults to true, which is verify-ca; AuthMech is an alias of sslmode.
+            ("jdbc:redshift://h:5439/d", VerifyCa),
+            ("jdbc:redshift://h:5439/d?ssl=true", VerifyCa),
+            ("jdbc:redshift://h:5439/d?ssl=false", Prefer),
+            ("jdbc:redshift://h:5439/d?sslmode=require", Require),
+            ("jdbc:redshift://h:5439/d?AuthMech=verify-full", VerifyFull),
+            ("jdbc:redshift://h:5439/d?sslmode=disable", Disable),
+            // Connector/J: PREFERRED by default; REQUIRED does not verify; legacy flags.
+            ("jdbc:mysql://h", Prefer),
+            ("jdbc:mysql://h?sslMode=DISABLED", Disable),
+            ("jdbc:mysql://h?sslMode=REQUIRED", Require),
+            ("jdbc:mysql://h?sslMode=VERIFY_CA", VerifyCa),
+            ("jdbc:mysql://h?sslMode=VERIFY_IDENTITY", VerifyFull),
+            ("jdbc:mysql://h?useSSL=false", Disable),
+            ("jdbc:mysql://h?useSSL=true", Prefer),
+            ("jdbc:mysql://h?useSSL=true&requireSSL=true", Require),
+            (
+                "jdbc:mysql://h?useSSL=true&verifyServerCertificate=true",
+                VerifyCa,
+            ),
+            ("jdbc:mysql://h?useSSL=false&requireSSL=true", Disable),
+        ];
+        for (url, want) in cases {
+            assert_eq!(mode(url), Ok(want), "{url}");
+        }
+        for (url, verifies) in [
+            ("jdbc:postgresql://h/d?sslmode=require", false),
+            ("jdbc:mysql://h?sslMode=REQUIRED", false),
+            ("jdbc:redshift://h:5439/d", true),
+            ("jdbc:postgresql://h/d?sslmode=verify-ca", true),
+        ] {
+            assert_eq!(mode(url).unwrap().verifies_certificate(), verifies, "{url}");
+        }
+        let e = mode("jdbc:postgresql://h/d?sslmode=verify").unwrap_err();
+        assert!(e.contains("sslmode=\"verify\" is not one of"), "{e}");
+        assert!(mode("jdbc:mysql://h?sslMode=TRUE").is_err());
+    }
+
+    #[test]
+    fn verify_ca_ignores_only_the_host_name() {
+        assert!(is_name_mismatch(
+            &rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                .to_string()
+        ));
+        assert!(!is_name_mismatch(
+            &rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer).to_string()
+        ));
     }
 }

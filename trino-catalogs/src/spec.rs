@@ -233,6 +233,23 @@ pub fn secret_env_name(catalog: &str, field: &str) -> String {
     format!("TRINO_CATALOG_{}_{}", clean(catalog), clean(field))
 }
 
+/// Whether a property key names a secret: it contains `password`, or ends in `secret`, `credentials-key`,
+/// `token`, `secret-key` or `access-key` (case-insensitive). `import` lifts such values out of generic
+/// catalogs; validation refuses them in a plain `properties` map, where they would be rendered inline.
+pub fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password")
+        || [
+            "secret",
+            "credentials-key",
+            "token",
+            "secret-key",
+            "access-key",
+        ]
+        .iter()
+        .any(|s| k.ends_with(s))
+}
+
 /// A secret value. It never prints: `Debug` shows `SecretValue(***)` and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue(String);
@@ -315,6 +332,30 @@ mod tests {
             secret_env_name("x_1", "auth.token-value"),
             "TRINO_CATALOG_X_1_AUTH_TOKEN_VALUE"
         );
+    }
+
+    #[test]
+    fn secret_keys_are_recognised() {
+        for k in [
+            "connection-password",
+            "ssl.truststore.password",
+            "Keystore-Password-File",
+            "gsheets.credentials-key",
+            "elasticsearch.auth.token",
+            "s3.aws-secret-key",
+            "s3.aws-access-key",
+            "client-secret",
+        ] {
+            assert!(looks_secret(k), "{k}");
+        }
+        for k in [
+            "connection-user",
+            "connection-url",
+            "tokens.limit",
+            "s3.region",
+        ] {
+            assert!(!looks_secret(k), "{k}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!
 //! Writes are idempotent (a parameter whose value and type are unchanged is not rewritten, so its version
 //! stays), a failed write rolls back what it changed, and values over the 4 KB standard tier use the advanced
-//! tier (8 KB) when allowed, or fail with [`Error::TooLarge`]; nothing is ever truncated.
+//! tier (8 KB) when allowed, or fail with [`Error::TooLarge`] before anything of the catalog is written;
+//! nothing is ever truncated. A SecureString is rewritten when its KMS key changes (an ARN and the key id
+//! or alias it ends in count as the same key).
 
 use std::collections::BTreeSet;
 
@@ -286,6 +288,26 @@ pub(crate) fn needs_advanced(parameter: &str, value: &str, allow_advanced: bool)
     }
 }
 
+/// A KMS key reference reduced to what identifies it: `arn:<partition>:kms:<region>:<account>:key/<id>` and
+/// `<id>` become `<id>`; `arn:...:alias/<name>` and `alias/<name>` become `alias/<name>`. SSM may report the
+/// key of a SecureString in another of these spellings than the one it was written with.
+pub(crate) fn kms_key_canonical(key: &str) -> &str {
+    let resource = if key.starts_with("arn:") {
+        // arn:partition:kms:region:account:resource
+        key.splitn(6, ':').nth(5).unwrap_or(key)
+    } else {
+        key
+    };
+    resource.strip_prefix("key/").unwrap_or(resource)
+}
+
+/// Whether two spellings of a KMS key name the same key, as far as can be told without KMS: an ARN and the
+/// bare id (or alias) it ends in are the same key. An alias and a key id cannot be compared without
+/// `kms:DescribeKey`, so they count as different (the secret is rewritten with the configured key).
+pub(crate) fn same_kms_key(a: &str, b: &str) -> bool {
+    a == b || kms_key_canonical(a) == kms_key_canonical(b)
+}
+
 fn parse_spec(parameter: &str, json: &str) -> Result<CatalogSpec> {
     serde_json::from_str(json).map_err(|e| Error::Corrupt {
         parameter: parameter.to_owned(),
@@ -340,7 +362,8 @@ pub(crate) async fn engine_put(
     secrets: &SecretValues,
 ) -> Result<PutReport> {
     check(name, spec)?;
-    // The plan: secrets first, the spec marker last.
+    // The plan: secrets first, the spec marker last, each with its tier. Every size is checked before the
+    // first write, so a value too large for any tier fails the put with nothing written.
     let mut plan: Vec<(String, SecretValue, bool)> = Vec::new();
     for f in spec.secret_fields() {
         if let SecretRef::Env(var) = f.source {
@@ -361,10 +384,14 @@ pub(crate) async fn engine_put(
         reason: format!("cannot serialise: {e}"),
     })?;
     plan.push((layout.spec_parameter(name), SecretValue::new(json), false));
+    let tiers = plan
+        .iter()
+        .map(|(param, value, _)| needs_advanced(param, value.expose(), allow_advanced))
+        .collect::<Result<Vec<bool>>>()?;
 
     let mut report = PutReport::default();
     let mut undo: Vec<(String, Option<Param>)> = Vec::new();
-    for (param, value, secure) in &plan {
+    for ((param, value, secure), advanced) in plan.iter().zip(tiers) {
         let step = async {
             let existing = p.get(param).await?;
             let wanted_key = p.key_id().unwrap_or(DEFAULT_KEY);
@@ -372,12 +399,12 @@ pub(crate) async fn engine_put(
                 e.value == *value
                     && e.secure == *secure
                     // A changed KMS key re-encrypts the secret.
-                    && (!secure || e.key_id.as_deref().unwrap_or(DEFAULT_KEY) == wanted_key)
+                    && (!secure
+                        || same_kms_key(e.key_id.as_deref().unwrap_or(DEFAULT_KEY), wanted_key))
             };
             if existing.as_ref().is_some_and(same) {
                 return Ok((existing, None));
             }
-            let advanced = needs_advanced(param, value.expose(), allow_advanced)?;
             let version = p.put(param, value.expose(), *secure, advanced).await?;
             Ok::<_, Error>((existing, Some(version)))
         };
@@ -592,6 +619,37 @@ mod tests {
         );
         assert!(Layout::new("trino/", "lake").is_err());
         assert!(Layout::new("/trino", "a/b").is_err());
+    }
+
+    #[test]
+    fn kms_key_spellings_compare_by_key_id() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let arn = format!("arn:aws:kms:eu-west-1:123456789012:key/{id}");
+        assert_eq!(kms_key_canonical(&arn), id);
+        assert_eq!(kms_key_canonical(id), id);
+        assert!(same_kms_key(&arn, id));
+        assert!(same_kms_key(id, &arn));
+        assert!(same_kms_key(
+            &format!("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/{id}"),
+            &arn
+        ));
+        assert!(same_kms_key(
+            "arn:aws:kms:eu-west-1:123456789012:alias/trino",
+            "alias/trino"
+        ));
+        assert!(same_kms_key(DEFAULT_KEY, "alias/aws/ssm"));
+        assert!(same_kms_key(
+            "mrk-1234abcd",
+            "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd"
+        ));
+        // Different keys, and spellings that cannot be compared without KMS, differ.
+        assert!(!same_kms_key(
+            &arn,
+            "arn:aws:kms:eu-west-1:123456789012:key/other"
+        ));
+        assert!(!same_kms_key("alias/trino", id));
+        assert!(!same_kms_key("alias/trino", "alias/other"));
+        assert!(!same_kms_key(DEFAULT_KEY, id));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Issue, Result};
 use crate::render::extra_properties;
-use crate::spec::{CatalogSpec, SecretRef, secret_env_name};
+use crate::spec::{CatalogSpec, SecretRef, looks_secret, secret_env_name};
 
 /// `[a-z][a-z0-9_]*`, at most 64 characters: Trino's catalog name rule as the platform enforces it.
 pub fn is_catalog_name(name: &str) -> bool {
@@ -108,6 +108,15 @@ pub fn parse_jdbc_url(url: &str, scheme: &str) -> std::result::Result<JdbcUrl, S
     let database = (!database.is_empty()).then(|| database.to_owned());
     if scheme != "mysql" && database.is_none() {
         return Err(bad("names no database"));
+    }
+    // Trino's MySqlJdbcConfig: @AssertTrue "Database (catalog) must not be specified in JDBC URL for MySQL
+    // connector" -- the catalog would not start. Every MySQL database is a schema of the Trino catalog.
+    if let (true, Some(db)) = (scheme == "mysql", &database) {
+        return Err(bad(&format!(
+            "names database {db:?}, which Trino's MySQL connector refuses at startup (\"Database (catalog) \
+             must not be specified in JDBC URL for MySQL connector\"); drop \"/{db}\": each MySQL database is \
+             a schema of the catalog"
+        )));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(bad("carries credentials; use user and password instead"));
@@ -318,10 +327,21 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
         if k.is_empty() {
             bad(&field, "property keys must not be empty".to_owned());
         }
+        let secret = looks_secret(k);
         if k == "connector.name" {
             bad(
                 &field,
                 "connector.name comes from the connector; do not set it".to_owned(),
+            );
+        } else if secret {
+            // A plain property is rendered inline, stored as a String parameter and printed by `show`.
+            bad(
+                &field,
+                format!(
+                    "looks like a secret, and plain properties are written in clear into the catalog file, \
+                     the String spec parameter and `show` output; {}",
+                    secret_home(spec, k)
+                ),
             );
         } else if typed.contains_key(k) {
             bad(
@@ -329,7 +349,7 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                 "is set by a typed field of this connector; use that field".to_owned(),
             );
         }
-        if v.contains("${ENV:") {
+        if !secret && v.contains("${ENV:") {
             bad(
                 &field,
                 "references ${ENV:...}; declare secrets as secret references instead".to_owned(),
@@ -381,6 +401,28 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
         }
     }
     issues
+}
+
+/// Where the secret property `key` of `spec` belongs instead of the plain `properties` map.
+fn secret_home(spec: &CatalogSpec, key: &str) -> String {
+    match (spec, key) {
+        (CatalogSpec::Mysql(_) | CatalogSpec::Postgresql(_) | CatalogSpec::Redshift(_), "connection-password") => {
+            "set the typed field password = { env = \"...\" } or { parameter = \"...\" } instead".to_owned()
+        }
+        (CatalogSpec::Gsheets(_), "gsheets.credentials-key") => {
+            "set the typed field credentials_key = { env = \"...\" } or { parameter = \"...\" } instead".to_owned()
+        }
+        (CatalogSpec::Generic(_), _) => format!(
+            "move it to secret_properties.{key:?} = {{ env = \"...\" }} or {{ parameter = \"...\" }}"
+        ),
+        (CatalogSpec::Iceberg(_), _) => {
+            "iceberg catalogs take no secrets: give the task role access to Glue and S3 instead".to_owned()
+        }
+        _ => format!(
+            "this connector has no typed field for it: declare the catalog as connector = \"generic\" \
+             with secret_properties.{key:?} = {{ env = \"...\" }}"
+        ),
+    }
 }
 
 /// One SSM parameter path segment: letters, digits, `_`, `.`, `-`.
@@ -491,6 +533,111 @@ mod tests {
             issues[0].to_string().starts_with(
                 "url: \"jdbc:mysql://h:3306/x\" does not start with jdbc:postgresql://"
             )
+        );
+    }
+
+    #[test]
+    fn mysql_urls_must_not_name_a_database() {
+        // Trino's MySqlJdbcConfig refuses such a URL at startup.
+        let err = check(
+            "orders",
+            &CatalogSpec::Mysql(jdbc("jdbc:mysql://h:3306/test")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "catalog \"orders\" is invalid: url: \"jdbc:mysql://h:3306/test\" names database \"test\""
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "Database (catalog) must not be specified in JDBC URL for MySQL connector"
+            ),
+            "{err}"
+        );
+        let err = parse_jdbc_url("jdbc:mysql://h/db?useSSL=true", "mysql").unwrap_err();
+        assert!(err.contains("names database \"db\""), "{err}");
+        for ok in [
+            "jdbc:mysql://h:3306",
+            "jdbc:mysql://h:3306/",
+            "jdbc:mysql://h?sslMode=REQUIRED",
+        ] {
+            assert_eq!(
+                validate("orders", &CatalogSpec::Mysql(jdbc(ok))),
+                Vec::new(),
+                "{ok}"
+            );
+            assert_eq!(parse_jdbc_url(ok, "mysql").unwrap().database, None);
+        }
+        // PostgreSQL and Redshift URLs still need one.
+        assert!(parse_jdbc_url("jdbc:postgresql://h:5432/crm", "postgresql").is_ok());
+        assert!(parse_jdbc_url("jdbc:redshift://h:5439", "redshift").is_err());
+    }
+
+    #[test]
+    fn secret_looking_plain_properties_are_refused() {
+        let mut j = jdbc("jdbc:mysql://h:3306");
+        j.properties
+            .insert("connection-password".into(), "hunter2".into());
+        let err = check("orders", &CatalogSpec::Mysql(j.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("catalog \"orders\" is invalid: properties.\"connection-password\": looks like a secret"),
+            "{err}"
+        );
+        assert!(err.contains("typed field password"), "{err}");
+        assert!(!err.contains("hunter2"), "the value never appears: {err}");
+        // With the typed password set too, one issue, still about the secret.
+        j.password = Some(SecretRef::Env("PW".into()));
+        let issues = validate("orders", &CatalogSpec::Mysql(j));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+
+        let generic = CatalogSpec::Generic(GenericCatalog {
+            connector_name: "elasticsearch".into(),
+            properties: [
+                ("elasticsearch.auth.Password".to_owned(), "x".to_owned()),
+                ("elasticsearch.host".to_owned(), "es".to_owned()),
+            ]
+            .into(),
+            secret_properties: BTreeMap::new(),
+        });
+        let issues = validate("search", &generic);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(
+            issues[0].field,
+            "properties.\"elasticsearch.auth.Password\""
+        );
+        assert!(
+            issues[0]
+                .reason
+                .contains("secret_properties.\"elasticsearch.auth.Password\""),
+            "{issues:?}"
+        );
+
+        let sheets = CatalogSpec::Gsheets(SheetsCatalog {
+            credentials_key: SecretRef::Env("K".into()),
+            metadata_sheet_id: "abc".into(),
+            data_cache_ttl: None,
+            properties: [("gsheets.credentials-key".to_owned(), "e30=".to_owned())].into(),
+        });
+        let issues = validate("sheets", &sheets);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0].reason.contains("typed field credentials_key"),
+            "{issues:?}"
+        );
+
+        let mut pg = jdbc("jdbc:postgresql://h:5432/d");
+        pg.properties
+            .insert("keystore-password".into(), "${ENV:KS}".into());
+        let issues = validate("crm", &CatalogSpec::Postgresql(pg));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0].reason.contains("connector = \"generic\""),
+            "{issues:?}"
         );
     }
 

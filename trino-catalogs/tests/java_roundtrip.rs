@@ -149,6 +149,20 @@ fn rendered_catalogs_read_back_exactly_in_the_jdk() {
         let from_java = java_load(&classes, &r.text);
         let want: BTreeMap<String, String> = r.properties.iter().cloned().collect();
         assert_eq!(from_java, want, "{name}:\n{}", r.text);
+        // Not only self-consistent: every hostile input pair reaches the JDK exactly as it was declared.
+        for (k, v) in &hostile {
+            assert_eq!(
+                from_java.get(k).map(String::as_str),
+                Some(v.as_str()),
+                "{name}: input property {k:?} did not reach the JDK as declared:\n{}",
+                r.text
+            );
+        }
+        if let CatalogSpec::Mysql(j) = spec {
+            assert_eq!(from_java["connection-url"], j.url);
+            assert_eq!(from_java["connection-user"], j.user);
+        }
+        assert_eq!(from_java["connector.name"], spec.connector_name());
         for s in &r.secrets {
             assert_eq!(from_java[&s.property], format!("${{ENV:{}}}", s.env));
         }

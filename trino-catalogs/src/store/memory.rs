@@ -12,8 +12,8 @@ use crate::spec::SecretValue;
 
 /// A catalog store in memory, behaving like [`super::SsmCatalogStore`] (it passes the same test suite).
 pub struct MemoryCatalogStore {
-    layout: Layout,
-    allow_advanced: bool,
+    pub(crate) layout: Layout,
+    pub(crate) allow_advanced: bool,
     params: MemoryParams,
 }
 
@@ -62,7 +62,7 @@ impl MemoryCatalogStore {
         self
     }
 
-    fn params(&self) -> &dyn Params {
+    pub(crate) fn params(&self) -> &dyn Params {
         &self.params
     }
 
@@ -188,6 +188,15 @@ mod tests {
     async fn memory_store_passes_the_shared_suite() {
         let store = MemoryCatalogStore::new(Layout::new("/trino", "suite").unwrap());
         crate::store::testsuite::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn memory_store_rolls_back_writes_failing_mid_way() {
+        let store = MemoryCatalogStore::new(Layout::new("/trino", "faults").unwrap());
+        crate::store::testsuite::mid_write_failures_roll_back(&store, |n| {
+            crate::store::testsuite::FailingStore::over_memory(&store, n)
+        })
+        .await;
     }
 
     #[tokio::test]

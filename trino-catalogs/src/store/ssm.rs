@@ -11,8 +11,8 @@ use crate::spec::SecretValue;
 /// Catalogs in SSM Parameter Store. Secrets are SecureString (with the given KMS key, or the account's
 /// `aws/ssm` key), everything else String.
 pub struct SsmCatalogStore {
-    layout: Layout,
-    allow_advanced: bool,
+    pub(crate) layout: Layout,
+    pub(crate) allow_advanced: bool,
     params: SsmParams,
 }
 
@@ -52,7 +52,7 @@ impl SsmCatalogStore {
         self
     }
 
-    fn params(&self) -> &dyn Params {
+    pub(crate) fn params(&self) -> &dyn Params {
         &self.params
     }
 }

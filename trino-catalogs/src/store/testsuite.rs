@@ -3,10 +3,84 @@
 //! emulator in `tests/tests/catalogs_store.rs`. Each check panics with what differed.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{CatalogStore, PutReport};
+use async_trait::async_trait;
+
+use super::{
+    CatalogStore, Layout, MemoryCatalogStore, Param, Params, PutReport, SsmCatalogStore,
+    catalog_store_via_engine,
+};
 use crate::error::{Error, Result};
 use crate::spec::{CatalogSpec, GenericCatalog, JdbcCatalog, SecretRef, SecretValue, SecretValues};
+
+/// A view of a store whose `fail_at`-th parameter write (1-based, counted over the view's life) fails with
+/// an injected `ssm:PutParameter` error; every other operation goes to the store underneath. It proves that
+/// a put failing part-way leaves nothing half-applied.
+pub struct FailingStore<'a> {
+    inner: &'a dyn Params,
+    layout: Layout,
+    allow_advanced: bool,
+    fail_at: usize,
+    writes: AtomicUsize,
+}
+
+impl<'a> FailingStore<'a> {
+    /// Over an in-memory store.
+    pub fn over_memory(store: &'a MemoryCatalogStore, fail_at: usize) -> Self {
+        Self::over(store.params(), &store.layout, store.allow_advanced, fail_at)
+    }
+
+    /// Over an SSM store.
+    pub fn over_ssm(store: &'a SsmCatalogStore, fail_at: usize) -> Self {
+        Self::over(store.params(), &store.layout, store.allow_advanced, fail_at)
+    }
+
+    fn over(inner: &'a dyn Params, layout: &Layout, allow_advanced: bool, fail_at: usize) -> Self {
+        Self {
+            inner,
+            layout: layout.clone(),
+            allow_advanced,
+            fail_at,
+            writes: AtomicUsize::new(0),
+        }
+    }
+
+    fn params(&self) -> &dyn Params {
+        self
+    }
+}
+
+#[async_trait]
+impl Params for FailingStore<'_> {
+    async fn get(&self, name: &str) -> Result<Option<Param>> {
+        self.inner.get(name).await
+    }
+    fn key_id(&self) -> Option<&str> {
+        self.inner.key_id()
+    }
+    async fn put(&self, name: &str, value: &str, secure: bool, advanced: bool) -> Result<i64> {
+        if self.writes.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+            return Err(Error::Aws {
+                operation: "ssm:PutParameter",
+                resource: name.to_owned(),
+                source: "injected fault (testsuite::FailingStore)".into(),
+            });
+        }
+        self.inner.put(name, value, secure, advanced).await
+    }
+    async fn delete(&self, names: &[String]) -> Result<()> {
+        self.inner.delete(names).await
+    }
+    async fn list(&self, path: &str) -> Result<Vec<(String, Param)>> {
+        self.inner.list(path).await
+    }
+    async fn history(&self, name: &str) -> Result<Vec<Param>> {
+        self.inner.history(name).await
+    }
+}
+
+catalog_store_via_engine!(FailingStore<'_>);
 
 fn mysql(user: &str) -> CatalogSpec {
     CatalogSpec::Mysql(JdbcCatalog {
@@ -106,6 +180,86 @@ pub async fn kms_key_change_rewrites_secrets(before: &dyn CatalogStore, after: &
         "and then it is stable"
     );
     assert!(after.delete("keyed").await.unwrap());
+}
+
+/// A put that fails part-way (the `n`-th parameter write fails in `failing(n)`, a [`FailingStore`] over
+/// `store`) is rolled back: for an update, at a secret and at the spec marker, the old values stand and no
+/// new parameter is left; for a first write, nothing is left. `store` must not hold catalogs `tx`/`tx_new`.
+pub async fn mid_write_failures_roll_back<'a>(
+    store: &'a dyn CatalogStore,
+    failing: impl Fn(usize) -> FailingStore<'a>,
+) {
+    let layout = store.layout().clone();
+    let a = layout.secret_parameter("tx", "a.token");
+    let b = layout.secret_parameter("tx", "b.token");
+    let v1 = secrets(&[("a.token", "v1")]);
+    store
+        .put("tx", &generic(&["a.token"], 10), &v1)
+        .await
+        .unwrap();
+    let before = store.get("tx").await.unwrap().unwrap();
+    let update = generic(&["a.token", "b.token"], 20);
+    let update_secrets = secrets(&[("a.token", "v2"), ("b.token", "vb")]);
+    // The plan writes a.token, b.token, then the spec: fail the 2nd write (a secret, after a.token was
+    // changed) and the 3rd (the commit marker, after both secrets were written).
+    for (fail_at, failed) in [(2, b.clone()), (3, layout.spec_parameter("tx"))] {
+        let view = failing(fail_at);
+        let err = CatalogStore::put(&view, "tx", &update, &update_secrets)
+            .await
+            .unwrap_err();
+        match &err {
+            Error::RolledBack {
+                catalog, parameter, ..
+            } => assert_eq!(
+                (catalog.as_str(), parameter.as_str()),
+                ("tx", failed.as_str())
+            ),
+            other => panic!("write {fail_at} failed: expected a rolled-back put, got {other}"),
+        }
+        assert_eq!(
+            store.read_secret(&a).await.unwrap().expose(),
+            "v1",
+            "write {fail_at} failed: the changed secret is restored"
+        );
+        assert!(
+            matches!(
+                store.read_secret(&b).await,
+                Err(Error::MissingParameter { .. })
+            ),
+            "write {fail_at} failed: the new secret is removed"
+        );
+        let after = store.get("tx").await.unwrap().unwrap();
+        assert_eq!(
+            (&after.spec, after.version),
+            (&before.spec, before.version),
+            "write {fail_at} failed: the old definition stands"
+        );
+    }
+    // The same put without a fault then goes through whole.
+    let report = store.put("tx", &update, &update_secrets).await.unwrap();
+    assert_eq!(report.written.len(), 3, "{report:?}");
+    assert_eq!(store.read_secret(&b).await.unwrap().expose(), "vb");
+
+    // A first write failing at its marker leaves no catalog and no secret.
+    let err = CatalogStore::put(&failing(3), "tx_new", &update, &update_secrets)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::RolledBack { .. }), "{err}");
+    assert!(store.get("tx_new").await.unwrap().is_none());
+    for field in ["a.token", "b.token"] {
+        assert!(
+            store
+                .read_secret(&layout.secret_parameter("tx_new", field))
+                .await
+                .is_err(),
+            "{field} of a rolled-back first write is gone"
+        );
+    }
+    assert!(
+        !store.delete("tx_new").await.unwrap(),
+        "nothing at all is left under the catalog"
+    );
+    assert!(store.delete("tx").await.unwrap());
 }
 
 /// Runs every check against `store`, which must be empty.
@@ -211,7 +365,8 @@ pub async fn run(store: &dyn CatalogStore) {
         "pw-two"
     );
 
-    // A failed update of an existing catalog rolls back: old secret value, old spec, no new parameters.
+    // A value too large for any tier is refused before anything is written: the old secret value and the
+    // old spec stand, no new parameter appears (failures part-way are in `mid_write_failures_roll_back`).
     let gen_secrets = secrets(&[("a.token", "v1")]);
     store
         .put("gen", &generic(&["a.token"], 10), &gen_secrets)
@@ -228,8 +383,9 @@ pub async fn run(store: &dyn CatalogStore) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::RolledBack { .. }),
-        "expected a rolled-back write, got {err}"
+        matches!(&err, Error::TooLarge { parameter, .. }
+            if *parameter == layout.secret_parameter("gen", "b.token")),
+        "expected TooLarge before any write, got {err}"
     );
     assert_eq!(
         store
@@ -251,8 +407,17 @@ pub async fn run(store: &dyn CatalogStore) {
         (before.spec, before.version),
         "the old definition stands"
     );
+    assert!(
+        store
+            .put("gen", &generic(&["a.token"], 10), &gen_secrets)
+            .await
+            .unwrap()
+            .written
+            .is_empty(),
+        "and nothing about gen was rewritten"
+    );
 
-    // A failed first write leaves no catalog and no secret behind.
+    // Same for a first write: no catalog and no secret behind.
     let err = store
         .put(
             "fresh",
@@ -261,7 +426,7 @@ pub async fn run(store: &dyn CatalogStore) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::RolledBack { .. }), "{err}");
+    assert!(matches!(&err, Error::TooLarge { .. }), "{err}");
     assert!(store.get("fresh").await.unwrap().is_none());
     assert!(
         store
