@@ -44,22 +44,39 @@ impl Default for PrefixScheme {
     }
 }
 
+/// The Iceberg table a key (or a prefix) belongs to: its table root (a slice of `key` ending in `/`) and whether the
+/// key is under the table's `metadata/` (else under its `data/`); `None` outside an Iceberg layout.
+///
+/// The one place that decides the layout, shared by [`PrefixScheme::prefix_of`] and
+/// [`crate::trace::TraceBuilder`], so a group and its table root always agree. Metadata is checked first, so a
+/// key that could be read both ways is treated as metadata (kept in STANDARD: the safe side), and the *last*
+/// `/metadata/` or `/data/` segment is the table's own, so a root that itself contains `data/` or `metadata/`
+/// (`x/data/db/t/metadata/v1.metadata.json` -> root `x/data/db/t/`) is kept whole. Partition directories are
+/// `name=value` and file names end the key, so neither is ever a bare `data` or `metadata` segment.
+pub fn iceberg_table_root(key: &str) -> Option<(&str, bool)> {
+    if let Some(at) = key.rfind("/metadata/") {
+        return Some((&key[..at + 1], true));
+    }
+    key.rfind("/data/").map(|at| (&key[..at + 1], false))
+}
+
 impl PrefixScheme {
     /// The prefix `key` belongs to (a slice of `key`, ending in `/`), and whether it is Iceberg metadata.
     pub fn prefix_of<'k>(&self, key: &'k str) -> (&'k str, bool) {
         if self.iceberg {
-            if let Some(at) = key.find("/metadata/") {
-                return (&key[..at + "/metadata/".len()], true);
-            }
-            if let Some(at) = key.find("/data/") {
-                let mut end = at + "/data/".len();
-                for _ in 0..self.partition_depth {
-                    match key[end..].find('/') {
-                        Some(slash) if key[end..end + slash].contains('=') => end += slash + 1,
-                        _ => break,
+            match iceberg_table_root(key) {
+                Some((root, true)) => return (&key[..root.len() + "metadata/".len()], true),
+                Some((root, false)) => {
+                    let mut end = root.len() + "data/".len();
+                    for _ in 0..self.partition_depth {
+                        match key[end..].find('/') {
+                            Some(slash) if key[end..end + slash].contains('=') => end += slash + 1,
+                            _ => break,
+                        }
                     }
+                    return (&key[..end], false);
                 }
-                return (&key[..end], false);
+                None => {}
             }
         }
         let mut end = 0;
@@ -109,7 +126,8 @@ pub struct Thresholds {
     pub cold_days: i64,
     /// At least this many reads per day over the window: hot whatever the last access.
     pub hot_reads_per_day: f64,
-    /// The evidence window in days (for reads per day).
+    /// The evidence window in days (for reads per day): only reads in `[now - window_days, now]` count toward the
+    /// rate; the last access uses every read.
     pub window_days: f64,
 }
 
@@ -142,8 +160,10 @@ pub struct PrefixStats {
     pub newest: Option<DateTime<Utc>>,
     /// Bytes per storage class.
     pub storage_classes: HashMap<String, u64>,
-    /// Successful object reads (access log + table-level queries).
+    /// Successful object reads (access log + table-level queries), whenever they happened.
     pub reads: u64,
+    /// Those of them inside the evidence window `[now - window_days, now]` (the read rate counts only these).
+    pub window_reads: u64,
     /// Bytes sent by those reads.
     pub read_bytes: u64,
     /// The last read.
@@ -186,6 +206,13 @@ impl Classifier {
             now,
             prefixes: HashMap::new(),
         }
+    }
+
+    /// Whether `time` is inside the evidence window `[now - window_days, now]`.
+    fn in_window(&self, time: DateTime<Utc>) -> bool {
+        let window =
+            chrono::Duration::milliseconds((self.thresholds.window_days * 86_400_000.0) as i64);
+        time <= self.now && time >= self.now - window
     }
 
     fn stats(&mut self, bucket: &str, key: &str) -> &mut PrefixStats {
@@ -238,8 +265,10 @@ impl Classifier {
         let Some(key) = record.key.as_deref() else {
             return;
         };
+        let in_window = self.in_window(record.time);
         let s = self.stats(record.bucket, key);
         s.reads += 1;
+        s.window_reads += u64::from(in_window);
         s.read_bytes += record.bytes_sent;
         s.last_access = Some(s.last_access.map_or(record.time, |l| l.max(record.time)));
     }
@@ -249,8 +278,13 @@ impl Classifier {
     /// partitions were read, so per-partition heat comes from the access log).
     pub fn add_table_access(&mut self, access: &TableAccess, location: &TableLocation) {
         let key = format!("{}metadata/", location.prefix);
+        // The event log's own window is the caller's; its queries count toward the rate when it reaches into ours.
+        let in_window = self.in_window(access.last_access);
         let s = self.stats(&location.bucket, &key);
         s.reads += access.queries;
+        if in_window {
+            s.window_reads += access.queries;
+        }
         s.last_access = Some(
             s.last_access
                 .map_or(access.last_access, |l| l.max(access.last_access)),
@@ -267,7 +301,8 @@ impl Classifier {
             .flat_map(|(bucket, prefixes)| prefixes.into_iter().map(move |(prefix, stats)| (bucket.clone(), prefix, stats)))
             .map(|(bucket, prefix, stats)| {
                 let mut reasons = Vec::new();
-                let per_day = stats.reads as f64 / t.window_days;
+                // The rate counts only the reads inside the window it divides by.
+                let per_day = stats.window_reads as f64 / t.window_days;
                 let idle = stats.last_access.map(|l| (now - l).num_days());
                 let age = stats.newest.map(|n| (now - n).num_days());
                 let temperature = if stats.metadata {
@@ -348,6 +383,29 @@ mod tests {
             ("warehouse/a.db/t/data/", false)
         );
         assert_eq!(s.prefix_of("logs/2026/01/x.gz"), ("logs/2026/01/", false));
+        // A table root that itself contains `data/` or `metadata/`: the table's own segment (the last) decides,
+        // and metadata is checked first.
+        assert_eq!(
+            s.prefix_of("x/data/db/t/metadata/v1.metadata.json"),
+            ("x/data/db/t/metadata/", true)
+        );
+        assert_eq!(
+            s.prefix_of("x/data/db/t/data/dt=2026-01-01/f.parquet"),
+            ("x/data/db/t/data/dt=2026-01-01/", false)
+        );
+        assert_eq!(
+            s.prefix_of("x/metadata/db/t/metadata/snap-1.avro"),
+            ("x/metadata/db/t/metadata/", true)
+        );
+        assert_eq!(
+            iceberg_table_root("x/data/db/t/metadata/"),
+            Some(("x/data/db/t/", true))
+        );
+        assert_eq!(
+            iceberg_table_root("x/data/db/t/data/dt=2026-01-01/"),
+            Some(("x/data/db/t/", false))
+        );
+        assert_eq!(iceberg_table_root("logs/2026/"), None);
         let flat = PrefixScheme {
             depth: 1,
             iceberg: false,
@@ -357,6 +415,54 @@ mod tests {
             flat.prefix_of("warehouse/a.db/t/metadata/x"),
             ("warehouse/", false)
         );
+    }
+
+    #[test]
+    fn read_rate_counts_only_reads_inside_the_window() {
+        let now = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut c = Classifier::new(PrefixScheme::default(), Thresholds::default(), now);
+        let burst = "warehouse/a.db/t/data/dt=2025-10-01/f.parquet";
+        let steady = "warehouse/a.db/t/data/dt=2026-04-01/f.parquet";
+        c.add_inventory(&row(burst, 64 << 20, "2025-10-01T01:00:00Z"));
+        c.add_inventory(&row(steady, 64 << 20, "2026-04-01T01:00:00Z"));
+        let line = |key: &str, day: &str| {
+            format!(
+                "o lake [{day}:10:00:00 +0000] 1.2.3.4 r id REST.GET.OBJECT {key} \"GET / HTTP/1.1\" 200 - 1000 67108864 5 5 \"-\" \"trino\" -"
+            )
+        };
+        // 500 reads in a burst 200 days ago (outside the 90-day window), and one read 100 days ago: the old
+        // classifier divided all 501 by 90 days and called the partition hot.
+        for _ in 0..500 {
+            let l = line(burst, "13/Nov/2025");
+            c.add_access(&parse_access_log_line("t", 1, &l).unwrap());
+        }
+        // 100 reads inside the window and 300 after "now" (a log from the future is not evidence of the window).
+        for _ in 0..100 {
+            let l = line(steady, "20/May/2026");
+            c.add_access(&parse_access_log_line("t", 1, &l).unwrap());
+        }
+        for _ in 0..300 {
+            let l = line(steady, "02/Jun/2026");
+            c.add_access(&parse_access_log_line("t", 1, &l).unwrap());
+        }
+        let classes = c.finish();
+        let find = |p: &str| classes.iter().find(|c| c.prefix == p).unwrap();
+        let b = find("warehouse/a.db/t/data/dt=2025-10-01/");
+        assert_eq!((b.stats.reads, b.stats.window_reads), (500, 0));
+        // Last access still uses every read: 200 days idle -> archive.
+        assert_eq!(b.temperature, Temperature::Archive, "{:?}", b.reasons);
+        assert!(
+            b.reasons[0].contains("last read 199 days ago"),
+            "{:?}",
+            b.reasons
+        );
+        let s = find("warehouse/a.db/t/data/dt=2026-04-01/");
+        assert_eq!((s.stats.reads, s.stats.window_reads), (400, 100));
+        // 100 reads / 90 days >= 1 read/day: hot, by the in-window rate.
+        assert_eq!(s.temperature, Temperature::Hot);
+        assert!(s.reasons[0].contains("1.1 reads/day"), "{:?}", s.reasons);
     }
 
     #[test]

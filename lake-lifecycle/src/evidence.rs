@@ -195,6 +195,11 @@ impl InventorySchema {
         })
     }
 
+    /// Whether the report has a `LastModifiedDate` column (without it rows carry no age).
+    pub fn has_last_modified(&self) -> bool {
+        self.last_modified.is_some()
+    }
+
     /// The common schema `Bucket, Key, Size, LastModifiedDate, StorageClass`.
     pub fn default_csv() -> InventorySchema {
         InventorySchema::from_file_schema("Bucket, Key, Size, LastModifiedDate, StorageClass")
@@ -400,6 +405,12 @@ mod tests {
         assert!(
             err.contains("inv.csv line 1") && err.contains("Size \"big\""),
             "{err}"
+        );
+        assert!(InventorySchema::default_csv().has_last_modified());
+        assert!(
+            !InventorySchema::from_file_schema("Bucket, Key, Size")
+                .unwrap()
+                .has_last_modified()
         );
         assert!(
             InventorySchema::from_file_schema("Bucket, Size")

@@ -363,11 +363,65 @@ impl StorageClass {
         StorageClass::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
-    /// The position in AWS's transition waterfall: a lifecycle rule can only move objects to a class with a
-    /// higher rank ("Supported lifecycle transitions", Transitioning objects using Amazon S3 Lifecycle,
-    /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html>).
+    /// The position in AWS's transition waterfall diagram, from warmest to coldest. Every supported transition goes
+    /// to a higher rank, but not every higher rank is reachable (ONEZONE_IA -> GLACIER_IR is not): use
+    /// [`StorageClass::can_transition_to`] to decide whether a transition is allowed; the rank only orders classes.
     pub fn waterfall_rank(self) -> u8 {
         self as u8
+    }
+
+    /// Whether an S3 Lifecycle rule can move objects from `self` to `to`: exactly the pairs AWS lists under
+    /// "Supported lifecycle transitions" (see [`StorageClass::unsupported_transition`]).
+    pub fn can_transition_to(self, to: StorageClass) -> bool {
+        self.unsupported_transition(to).is_none()
+    }
+
+    /// `None` when S3 Lifecycle supports moving objects from `self` to `to`; otherwise why not, in AWS's words.
+    ///
+    /// The table is AWS's own, from "Transitioning objects using Amazon S3 Lifecycle"
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html>),
+    /// section "Supported lifecycle transitions". You can transition from:
+    /// - the S3 Standard storage class to any other storage class;
+    /// - S3 Standard-IA to S3 Intelligent-Tiering, S3 One Zone-IA, S3 Glacier Instant Retrieval, S3 Glacier
+    ///   Flexible Retrieval, or S3 Glacier Deep Archive;
+    /// - S3 Intelligent-Tiering to S3 One Zone-IA, S3 Glacier Instant Retrieval, S3 Glacier Flexible Retrieval, or
+    ///   S3 Glacier Deep Archive;
+    /// - S3 One Zone-IA to S3 Glacier Flexible Retrieval or S3 Glacier Deep Archive;
+    /// - S3 Glacier Instant Retrieval to S3 Glacier Flexible Retrieval or S3 Glacier Deep Archive;
+    /// - S3 Glacier Flexible Retrieval to S3 Glacier Deep Archive;
+    /// - any storage class to S3 Glacier Deep Archive.
+    ///
+    /// Section "Unsupported lifecycle transitions" names: any storage class to S3 Standard; any storage class to
+    /// Reduced Redundancy (not modelled here); S3 Intelligent-Tiering to S3 Standard-IA; S3 One Zone-IA to S3
+    /// Intelligent-Tiering, S3 Standard-IA, or S3 Glacier Instant Retrieval. Every other pair not in the supported
+    /// list (e.g. from a Glacier class back to an instant-access class) is unsupported as well.
+    pub fn unsupported_transition(self, to: StorageClass) -> Option<&'static str> {
+        use StorageClass::*;
+        match (self, to) {
+            (_, Standard) => Some(
+                "AWS lists \"any storage class to the S3 Standard storage class\" among the unsupported lifecycle transitions",
+            ),
+            (from, to) if from == to => {
+                Some("a transition to the class the objects are already in does nothing")
+            }
+            // "Any storage class to the S3 Glacier Deep Archive storage class."
+            (_, DeepArchive) => None,
+            // "The S3 Standard storage class to any other storage class."
+            (Standard, _) => None,
+            (StandardIa, IntelligentTiering | OnezoneIa | GlacierIr | Glacier)
+            | (IntelligentTiering, OnezoneIa | GlacierIr | Glacier)
+            | (OnezoneIa, Glacier)
+            | (GlacierIr, Glacier) => None,
+            (IntelligentTiering, StandardIa) => Some(
+                "AWS lists \"the S3 Intelligent-Tiering storage class to the S3 Standard-IA storage class\" among the unsupported lifecycle transitions",
+            ),
+            (OnezoneIa, IntelligentTiering | StandardIa | GlacierIr) => Some(
+                "AWS lists \"the S3 One Zone-IA storage class to the S3 Intelligent-Tiering, S3 Standard-IA, or S3 Glacier Instant Retrieval storage classes\" among the unsupported lifecycle transitions",
+            ),
+            _ => Some(
+                "it is not among AWS's supported lifecycle transitions (objects only move toward colder classes: from GLACIER_IR only to GLACIER or DEEP_ARCHIVE, from GLACIER only to DEEP_ARCHIVE, from DEEP_ARCHIVE nowhere)",
+            ),
+        }
     }
 
     /// Minimum storage duration in days (objects removed or transitioned earlier are billed for the rest),
@@ -456,6 +510,68 @@ mod tests {
             err.contains("p.json") && err.contains("Transitons") && err.contains("column"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn transitions_follow_the_documented_table_not_the_rank() {
+        use StorageClass::*;
+        let supported = [
+            (Standard, StandardIa),
+            (Standard, IntelligentTiering),
+            (Standard, OnezoneIa),
+            (Standard, GlacierIr),
+            (Standard, Glacier),
+            (Standard, DeepArchive),
+            (StandardIa, IntelligentTiering),
+            (StandardIa, OnezoneIa),
+            (StandardIa, GlacierIr),
+            (StandardIa, Glacier),
+            (StandardIa, DeepArchive),
+            (IntelligentTiering, OnezoneIa),
+            (IntelligentTiering, GlacierIr),
+            (IntelligentTiering, Glacier),
+            (IntelligentTiering, DeepArchive),
+            (OnezoneIa, Glacier),
+            (OnezoneIa, DeepArchive),
+            (GlacierIr, Glacier),
+            (GlacierIr, DeepArchive),
+            (Glacier, DeepArchive),
+        ];
+        for from in StorageClass::ALL {
+            for to in StorageClass::ALL {
+                assert_eq!(
+                    from.can_transition_to(to),
+                    supported.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+                // Every supported transition goes down the waterfall, so the rank still orders a valid chain.
+                if from.can_transition_to(to) {
+                    assert!(to.waterfall_rank() > from.waterfall_rank());
+                }
+            }
+        }
+        // The audit's case: ONEZONE_IA ranks above GLACIER_IR in the diagram, yet the pair is unsupported.
+        assert!(OnezoneIa.waterfall_rank() < GlacierIr.waterfall_rank());
+        let reason = OnezoneIa.unsupported_transition(GlacierIr).unwrap();
+        assert!(reason.contains("S3 One Zone-IA storage class to the S3 Intelligent-Tiering, S3 Standard-IA, or S3 Glacier Instant Retrieval"), "{reason}");
+        for to in [IntelligentTiering, StandardIa] {
+            assert_eq!(OnezoneIa.unsupported_transition(to), Some(reason));
+        }
+        assert!(
+            IntelligentTiering
+                .unsupported_transition(StandardIa)
+                .unwrap()
+                .contains(
+                    "S3 Intelligent-Tiering storage class to the S3 Standard-IA storage class"
+                )
+        );
+        for from in StorageClass::ALL {
+            assert!(
+                from.unsupported_transition(Standard)
+                    .unwrap()
+                    .contains("any storage class to the S3 Standard storage class")
+            );
+        }
     }
 
     #[test]

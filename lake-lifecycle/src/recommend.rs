@@ -16,6 +16,12 @@ use crate::validate::validate;
 /// regular access, as opposed to the occasional backfill or ad-hoc query.
 pub const HOT_READ_FREQUENCY: f64 = 1.0 / 30.0;
 
+/// The shortest evidence window (days from the first to the last read) a policy may be learned from. An age is hot
+/// when read on at least [`HOT_READ_FREQUENCY`] of the window's days (once a month), so a window shorter than that
+/// period turns a single read into a "regular" one: with 5 days of logs one read of a year-old partition would make
+/// every partition younger than a year hot.
+pub const MIN_EVIDENCE_DAYS: i64 = 30;
+
 /// What the evidence says about one table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableAccessShape {
@@ -103,6 +109,65 @@ fn rule(id: String, prefix: String, steps: &[(i64, &str)]) -> Rule {
     }
 }
 
+/// The ID of the rule every recommended policy starts with.
+pub const ABORT_RULE_ID: &str = "lake-abort-incomplete-multipart-uploads";
+
+/// 64-bit FNV-1a: a hash that is the same on every platform and Rust release, so rule IDs are stable.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The rule IDs of the tables' `data/` rules, one per table, in order: `lake-` and the table root with `/` and `.`
+/// as `-` (readable), unless that text is shared by another table (the mapping is lossy: `a.db/t/` and `a/db/t/`
+/// read alike), is reserved, or is longer than AWS's 255 characters ([`crate::validate::MAX_ID_LEN`]); then it is
+/// cut to fit and ends in `-` and 16 hex digits of a hash of the full root. Every ID is unique and valid, so no
+/// table silently loses its rule to a rejected ID.
+pub fn rule_ids(tables: &[String], reserved: &[&str]) -> Vec<String> {
+    use std::collections::{HashMap, HashSet};
+    let max = crate::validate::MAX_ID_LEN;
+    let readable: Vec<String> = tables
+        .iter()
+        .map(|t| format!("lake-{}", t.trim_end_matches('/').replace(['/', '.'], "-")))
+        .collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for r in &readable {
+        *counts.entry(r.as_str()).or_default() += 1;
+    }
+    // The hash is of the full root, so two roots that read alike get different suffixes.
+    let hashed = |readable: &str, table: &str, salt: &str| {
+        let suffix = format!("-{:016x}{salt}", fnv1a(table));
+        let keep: String = readable
+            .chars()
+            .take(max - suffix.chars().count())
+            .collect();
+        format!("{keep}{suffix}")
+    };
+    let mut seen: HashSet<String> = reserved.iter().map(|r| (*r).to_owned()).collect();
+    tables
+        .iter()
+        .zip(&readable)
+        .enumerate()
+        .map(|(i, (table, r))| {
+            let mut id = if counts[r.as_str()] > 1
+                || r.chars().count() > max
+                || reserved.contains(&r.as_str())
+            {
+                hashed(r, table, "")
+            } else {
+                r.clone()
+            };
+            // A readable ID that happens to equal another table's hashed one (or a 64-bit hash collision).
+            if seen.contains(&id) {
+                id = hashed(r, table, &format!("-{i}"));
+            }
+            seen.insert(id.clone());
+            id
+        })
+        .collect()
+}
+
 const DAYS: [i64; 15] = [0, 1, 2, 3, 7, 14, 30, 45, 60, 90, 120, 180, 270, 365, 540];
 
 fn candidates(shape: &TableAccessShape) -> Vec<Vec<(i64, &'static str)>> {
@@ -152,6 +217,15 @@ pub fn recommend(
     let shapes = access_shapes(trace, from, to);
     let mut doc = PolicyDocument::default();
     let mut choices = Vec::new();
+    let ids = rule_ids(&trace.tables, &[ABORT_RULE_ID]);
+    // Every metadata group: no recommended rule may cover one (metadata is read by every query and stays in
+    // STANDARD), e.g. the rule for `x/data/` when another table's root is `x/data/db/t/`.
+    let metadata: Vec<&str> = trace
+        .groups
+        .iter()
+        .filter(|g| g.metadata)
+        .map(|g| g.prefix.as_str())
+        .collect();
     for (ti, shape) in shapes.iter().enumerate() {
         let include = |g: &Group| g.table as usize == ti && !g.metadata;
         let hot = |_: &Group, age: i64| age < shape.hot_days;
@@ -167,16 +241,12 @@ pub fn recommend(
         .total
         .total();
         let data_prefix = format!("{}data/", shape.table);
-        let id = format!(
-            "lake-{}",
-            shape
-                .table
-                .trim_start_matches("warehouse/")
-                .trim_end_matches('/')
-                .replace(['/', '.'], "-")
-        );
+        let id = ids[ti].clone();
+        let covered = metadata
+            .iter()
+            .find(|m| m.starts_with(&data_prefix) || data_prefix.starts_with(**m));
         let mut best: Option<(f64, Rule, SimulationReport)> = None;
-        for steps in candidates(shape) {
+        for steps in candidates(shape).into_iter().filter(|_| covered.is_none()) {
             let candidate = rule(id.clone(), data_prefix.clone(), &steps);
             let single = PolicyDocument {
                 rules: vec![candidate.clone()],
@@ -232,7 +302,10 @@ pub fn recommend(
                 (Some(rule), cost)
             }
             _ => {
-                reasons.push("data/ stays in STANDARD: no transition saves money without retrieval fees on hot data or reads of archived data".into());
+                reasons.push(match covered {
+                    Some(meta) => format!("data/ stays in STANDARD: a rule on {data_prefix} would also cover the Iceberg metadata under {meta}, which every query reads"),
+                    None => "data/ stays in STANDARD: no transition saves money without retrieval fees on hot data or reads of archived data".into(),
+                });
                 (None, standard)
             }
         };
@@ -247,7 +320,7 @@ pub fn recommend(
     doc.rules.insert(
         0,
         Rule {
-            id: Some("lake-abort-incomplete-multipart-uploads".into()),
+            id: Some(ABORT_RULE_ID.into()),
             filter: Some(Filter::default()),
             status: "Enabled".into(),
             abort_incomplete_multipart_upload: Some(
@@ -388,6 +461,127 @@ pub fn compare(trace: &Trace, prices: &PriceTable, evidence_from: i64) -> Compar
 mod tests {
     use super::*;
     use crate::trace::{TraceConfig, generate};
+
+    /// A smaller generated lake (the events and clickstream tables, 200 days of history: fast in debug builds) with
+    /// table roots renamed (`from` -> `to`, in tables and group prefixes). Learn on days -180..0.
+    fn renamed(renames: &[(&str, &str)]) -> Trace {
+        let mut config = TraceConfig::small(42);
+        config.history_days = 200;
+        config.days = 1;
+        config
+            .tables
+            .retain(|t| t.name == "analytics.events" || t.name == "raw.clickstream");
+        let mut trace = generate(&config);
+        for (from, to) in renames {
+            for t in &mut trace.tables {
+                if t == from {
+                    *t = (*to).to_owned();
+                }
+            }
+            for g in &mut trace.groups {
+                if let Some(rest) = g.prefix.strip_prefix(from) {
+                    g.prefix = format!("{to}{rest}");
+                }
+            }
+        }
+        trace
+    }
+
+    #[test]
+    fn rule_ids_are_unique_and_fit_aws_limit() {
+        let long_a = format!("warehouse/{}.db/a/", "x".repeat(300));
+        let long_b = format!("warehouse/{}.db/b/", "x".repeat(300));
+        let tables: Vec<String> = [
+            "warehouse/analytics.db/events/",
+            // These two read alike once `/` and `.` become `-`.
+            "warehouse/a.db/t/",
+            "warehouse/a/db/t/",
+            // These two differ only past the 255th character.
+            &long_a,
+            &long_b,
+            // The same root without the `warehouse/` the old code trimmed.
+            "analytics.db/events/",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        let ids = rule_ids(&tables, &[ABORT_RULE_ID]);
+        assert_eq!(ids[0], "lake-warehouse-analytics-db-events");
+        assert_eq!(ids[5], "lake-analytics-db-events");
+        assert!(
+            ids[1].starts_with("lake-warehouse-a-db-t-")
+                && ids[1].len() == "lake-warehouse-a-db-t-".len() + 16,
+            "{}",
+            ids[1]
+        );
+        assert!(ids[2].starts_with("lake-warehouse-a-db-t-"));
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert!(
+            ids.iter()
+                .all(|id| id.chars().count() <= crate::validate::MAX_ID_LEN)
+        );
+        assert_eq!(ids[3].chars().count(), crate::validate::MAX_ID_LEN);
+        // Stable across runs and platforms (FNV-1a, not the std hasher).
+        assert_eq!(ids, rule_ids(&tables, &[ABORT_RULE_ID]));
+        // A table whose readable ID is reserved gets a hashed one.
+        let clash = rule_ids(
+            &["abort-incomplete-multipart-uploads/".to_owned()],
+            &[ABORT_RULE_ID],
+        );
+        assert_ne!(clash[0], ABORT_RULE_ID);
+    }
+
+    #[test]
+    fn a_long_table_root_still_gets_its_rule() {
+        // Clickstream is never read after two days, so it always gets a rule; with a 300-character root the old
+        // ID was longer than 255 characters, failed validation, and the table silently stayed in STANDARD.
+        let long = format!("warehouse/raw.db/{}/", "c".repeat(300));
+        let trace = renamed(&[("warehouse/raw.db/clickstream/", &long)]);
+        let (doc, choices, _) = recommend(&trace, &PriceTable::us_east_1(), -180, 0);
+        assert_eq!(validate(&doc), vec![]);
+        let clicks = choices.iter().find(|c| c.table == long).unwrap();
+        let rule = clicks.rule.as_ref().expect("a rule for the long table");
+        assert!(rule.id.as_ref().unwrap().chars().count() <= crate::validate::MAX_ID_LEN);
+        assert_eq!(rule.key_prefix(), format!("{long}data/"));
+    }
+
+    #[test]
+    fn no_rule_covers_metadata() {
+        // Clickstream's root becomes `x/` and the events table lives under `x/data/db/t/`: a rule on `x/data/`
+        // would move the events table's metadata.
+        let trace = renamed(&[
+            ("warehouse/raw.db/clickstream/", "x/"),
+            ("warehouse/analytics.db/events/", "x/data/db/t/"),
+        ]);
+        let (doc, choices, _) = recommend(&trace, &PriceTable::us_east_1(), -180, 0);
+        assert_eq!(validate(&doc), vec![]);
+        for rule in doc.rules.iter().filter(|r| !r.transitions.is_empty()) {
+            let p = rule.key_prefix();
+            for g in trace.groups.iter().filter(|g| g.metadata) {
+                assert!(
+                    !g.prefix.starts_with(p) && !p.starts_with(g.prefix.as_str()),
+                    "rule {p} covers metadata {}",
+                    g.prefix
+                );
+            }
+        }
+        let x = choices.iter().find(|c| c.table == "x/").unwrap();
+        assert!(x.rule.is_none(), "{x:?}");
+        assert!(
+            x.reasons
+                .iter()
+                .any(|r| r.contains("x/data/db/t/metadata/")),
+            "{:?}",
+            x.reasons
+        );
+        // The nested table still gets its own data rule.
+        let events = choices.iter().find(|c| c.table == "x/data/db/t/").unwrap();
+        assert_eq!(
+            events.rule.as_ref().map(|r| r.key_prefix().to_owned()),
+            Some("x/data/db/t/data/".to_owned())
+        );
+    }
 
     #[test]
     fn recommended_beats_intelligent_tiering_and_the_best_fixed_rule_without_hot_retrieval() {

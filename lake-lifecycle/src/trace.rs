@@ -12,13 +12,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// A set of objects created together and read together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
     /// Key prefix, e.g. `warehouse/analytics.db/events/data/dt=2026-01-01/`.
     pub prefix: String,
     /// Index into [`Trace::tables`].
-    pub table: u16,
+    pub table: u32,
     /// Iceberg metadata (metadata.json, manifest lists, manifests) rather than data files.
     pub metadata: bool,
     /// The day the objects were written.
@@ -210,7 +212,7 @@ pub fn generate(config: &TraceConfig) -> Trace {
             data.insert((ti, day), trace.groups.len() as u32);
             trace.groups.push(Group {
                 prefix: partition_prefix(&table.name, day),
-                table: ti as u16,
+                table: ti as u32,
                 metadata: false,
                 created_day: day,
                 objects: table.files_per_day,
@@ -221,7 +223,7 @@ pub fn generate(config: &TraceConfig) -> Trace {
                 meta.insert((ti, (day - first) / 30), trace.groups.len() as u32);
                 trace.groups.push(Group {
                     prefix: format!("{root}metadata/"),
-                    table: ti as u16,
+                    table: ti as u32,
                     metadata: true,
                     created_day: day,
                     objects: 30 * 24 * 3,
@@ -304,7 +306,7 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.reads.windows(2).all(|w| w[0].day <= w[1].day));
         // Most reads of the events table are of partitions less than a week old.
-        let events = 0u16;
+        let events = 0u32;
         let (mut recent, mut old) = (0u64, 0u64);
         for r in &a.reads {
             let g = &a.groups[r.group as usize];
@@ -341,13 +343,25 @@ pub fn day_of(date: NaiveDate) -> i64 {
 
 /// Builds a [`Trace`] from real evidence (inventory rows and access log reads, already grouped into prefixes by
 /// [`crate::classify::PrefixScheme`]), so [`crate::recommend::recommend`] can learn a policy from a bucket's own
-/// history. A group's creation day is its newest object's last-modified day.
+/// history. A group's creation day is its newest object's last-modified day. A group's table root comes from
+/// [`crate::classify::iceberg_table_root`], the same function that grouped the keys.
 #[derive(Debug, Default)]
 pub struct TraceBuilder {
     trace: Trace,
     by_prefix: HashMap<String, usize>,
-    tables: HashMap<String, u16>,
+    tables: HashMap<String, u32>,
     reads: HashMap<(i64, u32), (u32, u64)>,
+}
+
+/// An index that does not fit the trace's `u32` indices is an error, never a silent wrap.
+fn checked_index(what: &str, n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::InvalidInput {
+        field: "evidence".into(),
+        reason: format!(
+            "more than {} {what}: split the evidence (e.g. per table prefix)",
+            u32::MAX
+        ),
+    })
 }
 
 impl TraceBuilder {
@@ -356,23 +370,25 @@ impl TraceBuilder {
         TraceBuilder::default()
     }
 
-    fn group(&mut self, prefix: &str, metadata: bool) -> usize {
+    fn group(&mut self, prefix: &str, metadata: bool) -> Result<u32> {
         if let Some(index) = self.by_prefix.get(prefix) {
-            return *index;
+            return checked_index("object groups", *index);
         }
-        // The table root: what precedes `data/` or `metadata/`, else the prefix itself.
-        let root = prefix
-            .find("/data/")
-            .or_else(|| prefix.find("/metadata/"))
-            .map(|at| &prefix[..at + 1])
-            .unwrap_or(prefix)
+        // The table root: what precedes the table's `metadata/` or `data/` (metadata checked first, as when the
+        // keys were grouped), else the prefix itself.
+        let root = crate::classify::iceberg_table_root(prefix)
+            .map_or(prefix, |(root, _)| root)
             .to_owned();
-        let next = self.tables.len() as u16;
-        let table = *self.tables.entry(root.clone()).or_insert_with(|| {
-            self.trace.tables.push(root);
-            next
-        });
-        let index = self.trace.groups.len();
+        let table = match self.tables.get(&root) {
+            Some(table) => *table,
+            None => {
+                let table = checked_index("tables", self.trace.tables.len())?;
+                self.tables.insert(root.clone(), table);
+                self.trace.tables.push(root);
+                table
+            }
+        };
+        let group = checked_index("object groups", self.trace.groups.len())?;
         self.trace.groups.push(Group {
             prefix: prefix.to_owned(),
             table,
@@ -381,39 +397,61 @@ impl TraceBuilder {
             objects: 0,
             bytes: 0,
         });
-        self.by_prefix.insert(prefix.to_owned(), index);
-        index
+        self.by_prefix.insert(prefix.to_owned(), group as usize);
+        Ok(group)
     }
 
     /// Adds one object of `prefix`.
-    pub fn add_object(&mut self, prefix: &str, metadata: bool, modified: NaiveDate, size: u64) {
-        let index = self.group(prefix, metadata);
+    pub fn add_object(
+        &mut self,
+        prefix: &str,
+        metadata: bool,
+        modified: NaiveDate,
+        size: u64,
+    ) -> Result<()> {
+        let index = self.group(prefix, metadata)? as usize;
         let g = &mut self.trace.groups[index];
         g.objects += 1;
         g.bytes += size;
         g.created_day = g.created_day.max(day_of(modified));
+        Ok(())
     }
 
     /// Adds one read of `prefix` on `day`.
-    pub fn add_read(&mut self, prefix: &str, metadata: bool, day: NaiveDate, bytes: u64) {
-        let index = self.group(prefix, metadata) as u32;
+    pub fn add_read(
+        &mut self,
+        prefix: &str,
+        metadata: bool,
+        day: NaiveDate,
+        bytes: u64,
+    ) -> Result<()> {
+        let index = self.group(prefix, metadata)?;
         let entry = self.reads.entry((day_of(day), index)).or_default();
-        entry.0 += 1;
-        entry.1 += bytes;
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = entry.1.saturating_add(bytes);
+        Ok(())
     }
 
-    /// The trace; groups only seen in reads (not in the inventory) are dropped, and the evaluated window is the
-    /// span of the reads.
+    /// The trace; groups only seen in reads (not in the inventory) are dropped, and so are tables left without a
+    /// group (no phantom tables); the evaluated window is the span of the reads.
     pub fn build(mut self) -> Trace {
         let keep: Vec<bool> = self.trace.groups.iter().map(|g| g.objects > 0).collect();
+        let old_tables = std::mem::take(&mut self.trace.tables);
+        let mut table_renumber: Vec<Option<u32>> = vec![None; old_tables.len()];
         let mut renumber = vec![u32::MAX; keep.len()];
         let mut groups = Vec::new();
-        for (i, g) in std::mem::take(&mut self.trace.groups)
+        for (i, mut g) in std::mem::take(&mut self.trace.groups)
             .into_iter()
             .enumerate()
         {
             if keep[i] {
+                // Both fit: there are no more kept groups or tables than the u32 indices `group` handed out.
                 renumber[i] = groups.len() as u32;
+                let t = g.table as usize;
+                g.table = *table_renumber[t].get_or_insert_with(|| {
+                    self.trace.tables.push(old_tables[t].clone());
+                    (self.trace.tables.len() - 1) as u32
+                });
                 groups.push(g);
             }
         }
@@ -447,42 +485,50 @@ impl TraceBuilder {
 mod builder_tests {
     use super::*;
 
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
     #[test]
     fn builds_groups_tables_and_reads_from_evidence() {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let mut b = TraceBuilder::new();
         b.add_object(
             "warehouse/a.db/t/data/dt=2026-01-01/",
             false,
             d("2026-01-01"),
             10,
-        );
+        )
+        .unwrap();
         b.add_object(
             "warehouse/a.db/t/data/dt=2026-01-01/",
             false,
             d("2026-01-02"),
             20,
-        );
-        b.add_object("warehouse/a.db/t/metadata/", true, d("2026-01-03"), 5);
+        )
+        .unwrap();
+        b.add_object("warehouse/a.db/t/metadata/", true, d("2026-01-03"), 5)
+            .unwrap();
         b.add_read(
             "warehouse/a.db/t/data/dt=2026-01-01/",
             false,
             d("2026-02-01"),
             7,
-        );
+        )
+        .unwrap();
         b.add_read(
             "warehouse/a.db/t/data/dt=2026-01-01/",
             false,
             d("2026-02-01"),
             7,
-        );
-        b.add_read("warehouse/gone/", false, d("2026-02-02"), 7);
+        )
+        .unwrap();
+        // Read but not in the inventory: the group is dropped, and so is its table (no phantom table).
+        b.add_read("warehouse/gone.db/t/data/", false, d("2026-02-02"), 7)
+            .unwrap();
         let t = b.build();
-        assert_eq!(
-            t.tables,
-            vec!["warehouse/a.db/t/".to_owned(), "warehouse/gone/".to_owned()]
-        );
+        assert_eq!(t.tables, vec!["warehouse/a.db/t/".to_owned()]);
         assert_eq!(t.groups.len(), 2);
+        assert!(t.groups.iter().all(|g| g.table == 0));
         assert_eq!(
             (
                 t.groups[0].objects,
@@ -501,5 +547,88 @@ mod builder_tests {
             }]
         );
         assert_eq!((t.start_day, t.end_day), (31, 32));
+    }
+
+    #[test]
+    fn dropped_tables_renumber_the_kept_ones() {
+        let mut b = TraceBuilder::new();
+        b.add_read(
+            "warehouse/gone.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-02-01"),
+            1,
+        )
+        .unwrap();
+        b.add_object(
+            "warehouse/a.db/t/data/dt=2026-01-01/",
+            false,
+            d("2026-01-01"),
+            1,
+        )
+        .unwrap();
+        b.add_object("warehouse/b.db/u/metadata/", true, d("2026-01-01"), 1)
+            .unwrap();
+        let t = b.build();
+        assert_eq!(
+            t.tables,
+            vec![
+                "warehouse/a.db/t/".to_owned(),
+                "warehouse/b.db/u/".to_owned()
+            ]
+        );
+        assert_eq!(
+            t.groups.iter().map(|g| g.table).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(t.reads.is_empty());
+    }
+
+    #[test]
+    fn table_roots_agree_with_the_classifier_grouping() {
+        use crate::classify::PrefixScheme;
+        let scheme = PrefixScheme::default();
+        let mut b = TraceBuilder::new();
+        // A table whose root contains `data/`, next to a table rooted at `x/`.
+        for key in [
+            "x/data/db/t/metadata/v1.metadata.json",
+            "x/data/db/t/data/dt=2026-01-01/f.parquet",
+            "x/data/f.parquet",
+        ] {
+            let (prefix, metadata) = scheme.prefix_of(key);
+            b.add_object(prefix, metadata, d("2026-01-01"), 1).unwrap();
+        }
+        let t = b.build();
+        assert_eq!(t.tables, vec!["x/data/db/t/".to_owned(), "x/".to_owned()]);
+        let tables: Vec<(&str, &str, bool)> = t
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    t.tables[g.table as usize].as_str(),
+                    g.prefix.as_str(),
+                    g.metadata,
+                )
+            })
+            .collect();
+        assert_eq!(
+            tables,
+            vec![
+                ("x/data/db/t/", "x/data/db/t/metadata/", true),
+                ("x/data/db/t/", "x/data/db/t/data/dt=2026-01-01/", false),
+                ("x/", "x/data/", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn indices_beyond_u32_are_an_error_not_a_wrap() {
+        assert_eq!(
+            checked_index("tables", u32::MAX as usize).unwrap(),
+            u32::MAX
+        );
+        let err = checked_index("tables", u32::MAX as usize + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 4294967295 tables"), "{err}");
     }
 }

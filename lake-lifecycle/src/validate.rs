@@ -9,6 +9,8 @@
 //! - [API] `LifecycleRule`, `Transition`, `LifecycleExpiration`, `NoncurrentVersionTransition`, `Tiering` in the
 //!   S3 API reference: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_Transition.html>,
 //!   <https://docs.aws.amazon.com/AmazonS3/latest/API/API_Tiering.html>
+//! - [CF] How Amazon S3 handles conflicts in lifecycle configurations ("Examples of overlapping filters and
+//!   conflicting lifecycle actions"): <https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html>
 //! - [IT] S3 Intelligent-Tiering archive access tiers: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/intelligent-tiering-managing.html>
 //!
 //! Pure: no IO.
@@ -304,7 +306,7 @@ fn check_transitions(sink: &mut Sink, name: &str, rule: &Rule) {
             continue;
         };
         if class == StorageClass::Standard {
-            sink.push(name, format!("{field}.StorageClass"), "STANDARD is not a transition target: lifecycle never moves objects back to S3 Standard ([TR] unsupported transitions)");
+            sink.push(name, format!("{field}.StorageClass"), "STANDARD is not a transition target: lifecycle never moves objects back to S3 Standard (AWS lists \"any storage class to the S3 Standard storage class\" among the unsupported lifecycle transitions)");
             continue;
         }
         if let Some(first) = seen.insert(class, i) {
@@ -353,16 +355,16 @@ fn check_transitions(sink: &mut Sink, name: &str, rule: &Rule) {
     }
     steps.sort_by_key(|(days, class, _)| (*days, class.waterfall_rank()));
     for pair in steps.windows(2) {
-        let (d0, c0, i0) = pair[0];
+        let (d0, c0, _) = pair[0];
         let (d1, c1, i1) = pair[1];
-        // [TR] Supported lifecycle transitions (the waterfall): STANDARD -> STANDARD_IA -> INTELLIGENT_TIERING ->
-        // ONEZONE_IA -> GLACIER_IR -> GLACIER -> DEEP_ARCHIVE; a later transition must go further down.
-        if c1.waterfall_rank() <= c0.waterfall_rank() || d0 == d1 {
-            if d0 == d1 {
-                sink.push(name, format!("Transitions[{i1}].Days"), format!("{c0} and {c1} transitions are both at day {d0}: give each transition a different day"));
-            } else {
-                sink.push(name, format!("Transitions[{i1}].StorageClass"), format!("{c1} at day {d1} comes after {c0} at day {d0}, which is not a supported transition: S3 moves objects only down the waterfall STANDARD_IA -> INTELLIGENT_TIERING -> ONEZONE_IA -> GLACIER_IR -> GLACIER -> DEEP_ARCHIVE"));
-            }
+        if d0 == d1 {
+            sink.push(name, format!("Transitions[{i1}].Days"), format!("{c0} and {c1} transitions are both at day {d0}: give each transition a different day"));
+            continue;
+        }
+        // [TR] "Supported lifecycle transitions" / "Unsupported lifecycle transitions": the allowed pairs are AWS's
+        // table (StorageClass::unsupported_transition), not "any class further down the waterfall".
+        if let Some(why) = c0.unsupported_transition(c1) {
+            sink.push(name, format!("Transitions[{i1}].StorageClass"), format!("{c1} at day {d1} comes after {c0} at day {d0}, which is not a supported transition: {why}"));
             continue;
         }
         // [TR] constraints: objects must stay in STANDARD_IA/ONEZONE_IA 30 days before moving on, and S3 answers
@@ -372,7 +374,6 @@ fn check_transitions(sink: &mut Sink, name: &str, rule: &Rule) {
         if d1 - d0 < gap {
             sink.push(name, format!("Transitions[{i1}].Days"), format!("{c1} at day {d1} is only {} days after {c0} at day {d0}: Days for {c1} must be at least {gap} days more than for {c0} (its minimum storage duration); use Days >= {}", d1 - d0, d0 + gap));
         }
-        let _ = i0;
     }
 }
 
@@ -454,8 +455,17 @@ fn check_noncurrent(sink: &mut Sink, name: &str, rule: &Rule) {
     steps.sort_by_key(|(d, c)| (*d, c.waterfall_rank()));
     for pair in steps.windows(2) {
         let ((d0, c0), (d1, c1)) = (pair[0], pair[1]);
-        if c1.waterfall_rank() <= c0.waterfall_rank() || d0 == d1 {
-            sink.push(name, "NoncurrentVersionTransitions", format!("{c0} at day {d0} then {c1} at day {d1} is not a supported transition: noncurrent transitions must go down the waterfall on different days"));
+        if d0 == d1 {
+            sink.push(name, "NoncurrentVersionTransitions", format!("{c0} and {c1} are both at noncurrent day {d0}: give each transition a different day"));
+        } else if let Some(why) = c0.unsupported_transition(c1) {
+            // [TR] the same supported-transitions table applies to noncurrent versions.
+            sink.push(
+                name,
+                "NoncurrentVersionTransitions",
+                format!(
+                    "{c0} at day {d0} then {c1} at day {d1} is not a supported transition: {why}"
+                ),
+            );
         } else if d1 - d0 < c0.minimum_storage_days() as i64 {
             sink.push(name, "NoncurrentVersionTransitions", format!("{c1} at day {d1} must be at least {} days after {c0} at day {d0} (minimum storage duration)", c0.minimum_storage_days()));
         }
@@ -502,11 +512,58 @@ fn check_newer_versions(sink: &mut Sink, name: &str, field: &str, value: Option<
     }
 }
 
+/// When an action happens: days after creation (or after becoming noncurrent), or a calendar date. Only two
+/// values of the same kind compare (a date cannot be ordered against an age without the object's creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Days(i64),
+    Date(chrono::NaiveDate),
+}
+
+impl When {
+    fn of(days: Option<i64>, date: Option<&str>) -> Option<When> {
+        match (days, date) {
+            (Some(d), None) => Some(When::Days(d)),
+            (None, Some(text)) => chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| When::Date(t.with_timezone(&chrono::Utc).date_naive())),
+            _ => None,
+        }
+    }
+
+    /// `Some(self <= other)` when both are of the same kind.
+    fn not_after(self, other: When) -> Option<bool> {
+        match (self, other) {
+            (When::Days(a), When::Days(b)) => Some(a <= b),
+            (When::Date(a), When::Date(b)) => Some(a <= b),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            When::Days(d) => write!(f, "day {d}"),
+            When::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
 /// Two enabled rules whose prefixes overlap (one is a prefix of the other), with no tag or size filter to tell
-/// them apart, and that give the same kind of action different parameters. S3 accepts such a configuration
-/// and resolves it silently ([LC] "Overlapping filters and conflicting lifecycle actions": permanent deletion
-/// wins over transition, and the transition to the cheaper class wins), so the rule that loses does nothing
-/// on the shared prefix. That is almost always a mistake, so it is reported: split the prefixes or merge the rules.
+/// them apart, both act on the shared objects. S3 accepts such a configuration and applies the actions in
+/// sequence; only actions due on the same objects at the same time conflict, and S3 resolves those silently
+/// ([CF] "Examples of overlapping filters and conflicting lifecycle actions": Example 1, a bucket-wide expiration at
+/// 365 days with a `logs/` transition to STANDARD_IA at 30 days, is "no conflict"; "permanent deletion takes
+/// precedence over transition"; of two expirations "the shorter expiration policy is honored"; of two transitions
+/// due together S3 picks the cheaper class). So only a real conflict is reported, an action that can never take
+/// effect on the shared prefix:
+/// - an expiration on or before a transition of the other rule (the object is deleted first);
+/// - a transition of one rule due on the same day as a different class of the other, or due after the other rule
+///   already moved the objects to a class from which it is not a supported transition (or to the same class);
+/// - the longer of two expirations when its rule applies only to objects the shorter one also covers.
+///
+/// The same holds for noncurrent versions. Date-based and day-based actions are not compared with each other.
 fn check_overlaps(sink: &mut Sink, doc: &PolicyDocument) {
     let plain = |r: &Rule| {
         r.enabled()
@@ -531,53 +588,223 @@ fn check_overlaps(sink: &mut Sink, doc: &PolicyDocument) {
             if !(pa.starts_with(pb) || pb.starts_with(pa)) {
                 continue;
             }
+            let (na, nb) = (rule_name(i, a), rule_name(j, b));
             let mut conflicts = Vec::new();
-            if !a.transitions.is_empty()
-                && !b.transitions.is_empty()
-                && a.transitions != b.transitions
-            {
-                conflicts.push("Transitions");
-            }
-            if a.expiration.is_some() && b.expiration.is_some() && a.expiration != b.expiration {
-                conflicts.push("Expiration");
-            }
-            if (a
-                .expiration
-                .as_ref()
-                .is_some_and(|e| e.days.is_some() || e.date.is_some())
-                && !b.transitions.is_empty())
-                || (b
-                    .expiration
+            // Current versions.
+            let exp = |r: &Rule| {
+                r.expiration
                     .as_ref()
-                    .is_some_and(|e| e.days.is_some() || e.date.is_some())
-                    && !a.transitions.is_empty())
-            {
-                conflicts.push("Expiration vs Transitions");
+                    .and_then(|e| When::of(e.days, e.date.as_deref()))
+            };
+            let steps = |r: &Rule| {
+                r.transitions
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            When::of(t.days, t.date.as_deref())?,
+                            StorageClass::parse(&t.storage_class)?,
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let (sa, sb) = (steps(a), steps(b));
+            for (e, e_name, s, s_name) in [(exp(a), &na, &sb, &nb), (exp(b), &nb, &sa, &na)] {
+                if let Some(e) = e {
+                    expiration_vs_transitions(
+                        &mut conflicts,
+                        "Expiration",
+                        e,
+                        e_name,
+                        "transition",
+                        s,
+                        s_name,
+                    );
+                }
             }
-            if !a.noncurrent_version_transitions.is_empty()
-                && !b.noncurrent_version_transitions.is_empty()
-                && a.noncurrent_version_transitions != b.noncurrent_version_transitions
-            {
-                conflicts.push("NoncurrentVersionTransitions");
+            merged_transitions(&mut conflicts, "transition", (&sa, &na), (&sb, &nb));
+            expirations(
+                &mut conflicts,
+                "Expiration",
+                (exp(a), pa, &na),
+                (exp(b), pb, &nb),
+            );
+            // Noncurrent versions (only without NewerNoncurrentVersions, which makes the actions apply to different
+            // versions).
+            let plain_noncurrent = |r: &Rule| {
+                r.noncurrent_version_transitions
+                    .iter()
+                    .all(|t| t.newer_noncurrent_versions.is_none())
+                    && r.noncurrent_version_expiration
+                        .as_ref()
+                        .is_none_or(|e| e.newer_noncurrent_versions.is_none())
+            };
+            if plain_noncurrent(a) && plain_noncurrent(b) {
+                let nexp = |r: &Rule| {
+                    r.noncurrent_version_expiration
+                        .as_ref()
+                        .and_then(|e| e.noncurrent_days)
+                        .map(When::Days)
+                };
+                let nsteps = |r: &Rule| {
+                    r.noncurrent_version_transitions
+                        .iter()
+                        .filter_map(|t| {
+                            Some((
+                                When::Days(t.noncurrent_days?),
+                                StorageClass::parse(&t.storage_class)?,
+                            ))
+                        })
+                        .collect::<Vec<_>>()
+                };
+                let (sa, sb) = (nsteps(a), nsteps(b));
+                for (e, e_name, s, s_name) in [(nexp(a), &na, &sb, &nb), (nexp(b), &nb, &sa, &na)] {
+                    if let Some(e) = e {
+                        expiration_vs_transitions(
+                            &mut conflicts,
+                            "NoncurrentVersionExpiration",
+                            e,
+                            e_name,
+                            "noncurrent transition",
+                            s,
+                            s_name,
+                        );
+                    }
+                }
+                merged_transitions(
+                    &mut conflicts,
+                    "noncurrent transition",
+                    (&sa, &na),
+                    (&sb, &nb),
+                );
+                expirations(
+                    &mut conflicts,
+                    "NoncurrentVersionExpiration",
+                    (nexp(a), pa, &na),
+                    (nexp(b), pb, &nb),
+                );
             }
-            if a.noncurrent_version_expiration.is_some()
-                && b.noncurrent_version_expiration.is_some()
-                && a.noncurrent_version_expiration != b.noncurrent_version_expiration
-            {
-                conflicts.push("NoncurrentVersionExpiration");
-            }
-            if !conflicts.is_empty() {
+            for conflict in conflicts {
                 sink.push(
-                    &rule_name(j, b),
+                    &nb,
                     "Filter.Prefix",
-                    format!(
-                        "prefix {pb:?} overlaps prefix {pa:?} of {} with conflicting {}: S3 applies only one (deletion wins over transition, the cheaper storage class wins), so split the prefixes or merge the rules",
-                        rule_name(i, a),
-                        conflicts.join(", ")
-                    ),
+                    format!("prefix {pb:?} overlaps prefix {pa:?} of {na}: {conflict}; split the prefixes or change the days"),
                 );
             }
         }
+    }
+}
+
+/// An expiration of one rule on or before a transition of the other: [CF] "Permanent deletion takes precedence
+/// over transition", so the transition never happens on the shared objects.
+fn expiration_vs_transitions(
+    out: &mut Vec<String>,
+    what: &str,
+    expiration: When,
+    expiring: &str,
+    transition: &str,
+    steps: &[(When, StorageClass)],
+    transitioning: &str,
+) {
+    for (when, class) in steps {
+        if expiration.not_after(*when) == Some(true) {
+            out.push(format!("{what} of {expiring} at {expiration} is not after the {transition} to {class} at {when} of {transitioning}, so that {transition} never happens (deletion wins over transition: \"permanent deletion takes precedence over transition\"); make the expiration later than every overlapping {transition}"));
+        }
+    }
+}
+
+/// Both rules' transitions on the shared objects, merged by time: a step is lost when the other rule has a
+/// different class due the same day, or when it comes after the other rule already moved the objects to a class
+/// it cannot be reached from.
+fn merged_transitions(
+    out: &mut Vec<String>,
+    transition: &str,
+    (a, na): (&[(When, StorageClass)], &str),
+    (b, nb): (&[(When, StorageClass)], &str),
+) {
+    if a.is_empty() || b.is_empty() {
+        return;
+    }
+    // (when, class, owner bit: 1 = a, 2 = b), identical steps of both rules merged.
+    let mut steps: Vec<(When, StorageClass, u8)> = Vec::new();
+    for (owner, list) in [(1u8, a), (2u8, b)] {
+        for (when, class) in list {
+            match steps.iter_mut().find(|(w, c, _)| w == when && c == class) {
+                Some(step) => step.2 |= owner,
+                None => steps.push((*when, *class, owner)),
+            }
+        }
+    }
+    // Days and dates cannot be ordered against each other: compare only one kind.
+    if steps.iter().any(|(w, _, _)| matches!(w, When::Date(_)))
+        && steps.iter().any(|(w, _, _)| matches!(w, When::Days(_)))
+    {
+        return;
+    }
+    let key = |w: &When| match w {
+        When::Days(d) => (*d, chrono::NaiveDate::MIN),
+        When::Date(d) => (0, *d),
+    };
+    steps.sort_by_key(|(w, c, _)| (key(w), c.waterfall_rank()));
+    let name = |owner: u8| if owner == 1 { na } else { nb };
+    let mut class = StorageClass::Standard;
+    let mut set_by = 0u8;
+    let mut at: Option<When> = None;
+    let mut i = 0;
+    while i < steps.len() {
+        let when = steps[i].0;
+        let same = steps[i..].iter().take_while(|s| s.0 == when).count();
+        let group = &steps[i..i + same];
+        i += same;
+        if let Some(x) = group.iter().find(|x| x.2 != 3)
+            && let Some(y) = group.iter().find(|y| y.2 & x.2 == 0)
+        {
+            out.push(format!("its {transition} to {} and the {transition} to {} of {} are both due at {when}, so S3 applies only one (it picks the cheaper class)", x.1, y.1, name(y.2)));
+        }
+        // S3 goes to the coldest class due at this time that it can reach.
+        let Some(&(_, target, owner)) = group
+            .iter()
+            .rev()
+            .find(|(_, c, _)| class.can_transition_to(*c))
+            .or(group.last())
+        else {
+            continue;
+        };
+        match class.unsupported_transition(target) {
+            None => {
+                class = target;
+                set_by = owner;
+                at = Some(when);
+            }
+            // Reported by the rule's own checks when the same rule set the current class.
+            Some(why) if set_by != 0 && set_by & owner == 0 => {
+                let since = at.map(|w| w.to_string()).unwrap_or_default();
+                out.push(format!("the {transition} to {target} at {when} of {} comes after {} moved the objects to {class} at {since}, so it never happens ({class} -> {target}: {why})", name(owner), name(set_by)));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Two expirations of the same kind on overlapping prefixes: [CF] "the shorter expiration policy is honored", so
+/// the longer one never takes effect when its rule covers only objects the shorter one also covers (its prefix is
+/// as long or longer).
+fn expirations(
+    out: &mut Vec<String>,
+    what: &str,
+    (a, pa, na): (Option<When>, &str, &str),
+    (b, pb, nb): (Option<When>, &str, &str),
+) {
+    let (Some(a), Some(b)) = (a, b) else { return };
+    if a == b {
+        return;
+    }
+    let ((short, ps, ns), (long, pl, nl)) = match a.not_after(b) {
+        Some(true) => ((a, pa, na), (b, pb, nb)),
+        Some(false) => ((b, pb, nb), (a, pa, na)),
+        None => return,
+    };
+    if pl.starts_with(ps) {
+        out.push(format!("the {what} of {nl} at {long} never takes effect: every object it applies to is also expired by {ns} at {short} (\"the shorter expiration policy is honored\")"));
     }
 }
 
@@ -739,6 +966,63 @@ mod tests {
             "Transitions[0].StorageClass",
             "not a lifecycle transition target",
         );
+    }
+
+    #[test]
+    fn unsupported_pairs_are_rejected_with_aws_wording() {
+        let one_zone = "S3 One Zone-IA storage class to the S3 Intelligent-Tiering, S3 Standard-IA, or S3 Glacier Instant Retrieval";
+        // The audit's case: ONEZONE_IA ranks above GLACIER_IR in the diagram, but AWS does not support the move.
+        one(
+            &rule(
+                r#""Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"},{"Days":90,"StorageClass":"GLACIER_IR"}]"#,
+            ),
+            "Transitions[1].StorageClass",
+            one_zone,
+        );
+        one(
+            &rule(
+                r#""Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"},{"Days":90,"StorageClass":"INTELLIGENT_TIERING"}]"#,
+            ),
+            "Transitions[1].StorageClass",
+            one_zone,
+        );
+        one(
+            &rule(
+                r#""Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"},{"Days":90,"StorageClass":"STANDARD_IA"}]"#,
+            ),
+            "Transitions[1].StorageClass",
+            one_zone,
+        );
+        one(
+            &rule(
+                r#""Transitions":[{"Days":0,"StorageClass":"INTELLIGENT_TIERING"},{"Days":90,"StorageClass":"STANDARD_IA"}]"#,
+            ),
+            "Transitions[1].StorageClass",
+            "S3 Intelligent-Tiering storage class to the S3 Standard-IA storage class",
+        );
+        one(
+            &rule(r#""Transitions":[{"Days":90,"StorageClass":"STANDARD"}]"#),
+            "Transitions[0].StorageClass",
+            "any storage class to the S3 Standard storage class",
+        );
+        // Noncurrent versions use the same table.
+        one(
+            &rule(
+                r#""NoncurrentVersionTransitions":[{"NoncurrentDays":30,"StorageClass":"ONEZONE_IA"},{"NoncurrentDays":90,"StorageClass":"GLACIER_IR"}]"#,
+            ),
+            "NoncurrentVersionTransitions",
+            one_zone,
+        );
+        // The supported continuations of ONEZONE_IA and INTELLIGENT_TIERING stay valid.
+        for ok in [
+            r#""Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"},{"Days":90,"StorageClass":"GLACIER"}]"#,
+            r#""Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"},{"Days":90,"StorageClass":"DEEP_ARCHIVE"}]"#,
+            r#""Transitions":[{"Days":0,"StorageClass":"INTELLIGENT_TIERING"},{"Days":30,"StorageClass":"ONEZONE_IA"}]"#,
+            r#""Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"},{"Days":60,"StorageClass":"INTELLIGENT_TIERING"}]"#,
+            r#""Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"},{"Days":60,"StorageClass":"GLACIER_IR"},{"Days":150,"StorageClass":"GLACIER"},{"Days":240,"StorageClass":"DEEP_ARCHIVE"}]"#,
+        ] {
+            assert_eq!(violations(&rule(ok)), vec![], "{ok}");
+        }
     }
 
     #[test]
@@ -932,9 +1216,108 @@ mod tests {
             {"ID":"all","Filter":{"Prefix":"warehouse/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"}]},
             {"ID":"logs","Filter":{"Prefix":"warehouse/logs/"},"Status":"Enabled","Expiration":{"Days":14}}]}"#;
         one(json, "Filter.Prefix", "deletion wins over transition");
-        // Different prefixes, or the same actions, are fine.
+        // Different prefixes are fine.
         let ok = json.replace("warehouse/logs/", "logs/");
         assert!(violations(&ok).is_empty());
+        // AWS's Example 2: the same prefix, expiration and transition on the same day: deletion wins.
+        one(
+            r#"{"Rules":[
+            {"ID":"exp","Filter":{"Prefix":"logs/"},"Status":"Enabled","Expiration":{"Days":365}},
+            {"ID":"tr","Filter":{"Prefix":"logs/"},"Status":"Enabled","Transitions":[{"Days":365,"StorageClass":"STANDARD_IA"}]}]}"#,
+            "Filter.Prefix",
+            "permanent deletion takes precedence over transition",
+        );
+        // A bucket-wide expiration before a nested transition: the transition never happens.
+        one(
+            r#"{"Rules":[
+            {"ID":"all","Filter":{},"Status":"Enabled","Expiration":{"Days":30}},
+            {"ID":"logs","Filter":{"Prefix":"logs/"},"Status":"Enabled","Transitions":[{"Days":90,"StorageClass":"GLACIER"}]}]}"#,
+            "Filter.Prefix",
+            "is not after the transition to GLACIER at day 90",
+        );
+    }
+
+    #[test]
+    fn overlapping_actions_applied_in_sequence_are_valid() {
+        // The audit's case: a transition at 30 days and an expiration at 400 days on overlapping prefixes.
+        let seq = r#"{"Rules":[
+            {"ID":"data","Filter":{"Prefix":"warehouse/a.db/t/data/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"}]},
+            {"ID":"retention","Filter":{"Prefix":"warehouse/"},"Status":"Enabled","Expiration":{"Days":400}}]}"#;
+        assert_eq!(violations(seq), vec![]);
+        // AWS's Example 1 ("no conflict"): every object expires after a year, logs/ go to STANDARD_IA after 30 days.
+        let example1 = r#"{"Rules":[
+            {"ID":"Rule 1","Filter":{},"Status":"Enabled","Expiration":{"Days":365}},
+            {"ID":"Rule 2","Filter":{"Prefix":"logs/"},"Status":"Enabled","Transitions":[{"StorageClass":"STANDARD_IA","Days":30}]}]}"#;
+        assert_eq!(violations(example1), vec![]);
+        // Transitions of two rules that chain down supported pairs, and a nested shorter expiration.
+        let chain = r#"{"Rules":[
+            {"ID":"all","Filter":{"Prefix":"warehouse/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"}],"Expiration":{"Days":3650}},
+            {"ID":"old","Filter":{"Prefix":"warehouse/raw/"},"Status":"Enabled","Transitions":[{"Days":90,"StorageClass":"GLACIER"}],"Expiration":{"Days":730}}]}"#;
+        assert_eq!(violations(chain), vec![]);
+        // Identical transitions in both rules do not conflict.
+        let same = r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"}]},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"},{"Days":120,"StorageClass":"GLACIER"}]}]}"#;
+        assert_eq!(violations(same), vec![]);
+    }
+
+    #[test]
+    fn overlapping_transitions_and_expirations_that_never_take_effect() {
+        // Two classes due the same day: S3 applies only one.
+        one(
+            r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"}]},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"GLACIER_IR"}]}]}"#,
+            "Filter.Prefix",
+            "are both due at day 30",
+        );
+        // A later transition to a class the objects cannot reach from where the other rule put them.
+        one(
+            r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"GLACIER_IR"}]},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Transitions":[{"Days":60,"StorageClass":"STANDARD_IA"}]}]}"#,
+            "Filter.Prefix",
+            "never happens",
+        );
+        one(
+            r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","Transitions":[{"Days":30,"StorageClass":"ONEZONE_IA"}]},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Transitions":[{"Days":90,"StorageClass":"GLACIER_IR"}]}]}"#,
+            "Filter.Prefix",
+            "S3 One Zone-IA storage class to the S3 Intelligent-Tiering, S3 Standard-IA, or S3 Glacier Instant Retrieval",
+        );
+        // A nested longer expiration is dead; a nested shorter one is honoured.
+        one(
+            r#"{"Rules":[
+            {"ID":"all","Filter":{"Prefix":"w/"},"Status":"Enabled","Expiration":{"Days":30}},
+            {"ID":"keep","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Expiration":{"Days":365}}]}"#,
+            "Filter.Prefix",
+            "the shorter expiration policy is honored",
+        );
+        assert_eq!(
+            violations(
+                r#"{"Rules":[
+            {"ID":"all","Filter":{"Prefix":"w/"},"Status":"Enabled","Expiration":{"Days":365}},
+            {"ID":"tmp","Filter":{"Prefix":"w/tmp/"},"Status":"Enabled","Expiration":{"Days":30}}]}"#
+            ),
+            vec![]
+        );
+        // Noncurrent versions: an expiration before the other rule's noncurrent transition.
+        one(
+            r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","NoncurrentVersionExpiration":{"NoncurrentDays":20}},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","NoncurrentVersionTransitions":[{"NoncurrentDays":30,"StorageClass":"GLACIER_IR"}]}]}"#,
+            "Filter.Prefix",
+            "NoncurrentVersionExpiration",
+        );
+        // Dates compare with dates.
+        one(
+            r#"{"Rules":[
+            {"ID":"a","Filter":{"Prefix":"w/"},"Status":"Enabled","Expiration":{"Date":"2027-01-01T00:00:00Z"}},
+            {"ID":"b","Filter":{"Prefix":"w/x/"},"Status":"Enabled","Transitions":[{"Date":"2027-06-01T00:00:00Z","StorageClass":"GLACIER"}]}]}"#,
+            "Filter.Prefix",
+            "deletion wins over transition",
+        );
     }
 
     #[test]

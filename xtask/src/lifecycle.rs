@@ -11,7 +11,7 @@ use lake_lifecycle::cost::{CostBreakdown, PriceTable};
 use lake_lifecycle::evidence::{InventorySchema, parse_access_log_line, read_inventory_csv};
 use lake_lifecycle::plan::{apply, plan};
 use lake_lifecycle::policy::PolicyDocument;
-use lake_lifecycle::recommend::{compare, recommend};
+use lake_lifecycle::recommend::{MIN_EVIDENCE_DAYS, compare, recommend};
 use lake_lifecycle::s3::S3PolicyStore;
 use lake_lifecycle::store::PolicyStore;
 use lake_lifecycle::trace::{TraceBuilder, TraceConfig, generate};
@@ -88,7 +88,8 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     json: bool,
     /// Also learn a policy from this evidence (cheapest valid rule per table, no retrieval fee on hot data, no
-    /// archive of data still read) and write it here, in AWS's JSON shape.
+    /// archive of data still read) and write it here, in AWS's JSON shape. Needs an inventory schema with
+    /// LastModifiedDate and access logs spanning at least 30 days.
     #[arg(long)]
     write_policy: Option<PathBuf>,
 }
@@ -233,13 +234,26 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
         iceberg: !args.no_iceberg,
         partition_depth: args.partition_depth,
     };
+    let schema = InventorySchema::from_file_schema(&args.inventory_schema)?;
+    if args.write_policy.is_some() {
+        // Checked before reading anything: the learner dates every object by LastModifiedDate, so without the
+        // column every inventory row would be left out and the policy learned from nothing.
+        anyhow::ensure!(
+            schema.has_last_modified(),
+            "--write-policy needs the inventory's LastModifiedDate column (a partition's age is its objects' last-modified date), but --inventory-schema {:?} has none: enable the LastModifiedDate field in the S3 Inventory configuration and pass the manifest's fileSchema",
+            args.inventory_schema
+        );
+        anyhow::ensure!(
+            !args.inventory.is_empty() && !args.access_log.is_empty(),
+            "--write-policy learns from both S3 Inventory (--inventory: what exists, how old) and server access logs (--access-log: what is read); give both"
+        );
+    }
     let mut classifier = Classifier::new(scheme.clone(), Thresholds::default(), now);
     // The same evidence, as a trace the recommender can learn from (only with --write-policy).
     let mut learner = args
         .write_policy
         .as_ref()
         .map(|_| PolicyLearner::new(scheme));
-    let schema = InventorySchema::from_file_schema(&args.inventory_schema)?;
     for path in files_in(&args.inventory)? {
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
@@ -249,8 +263,11 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
             std::io::BufReader::new(file),
             |row| {
                 classifier.add_inventory(&row);
-                if let Some(learner) = &mut learner {
-                    learner.add_inventory(&row);
+                if let Some(learner) = &mut learner
+                    && learner.error.is_none()
+                    && let Err(e) = learner.add_inventory(&row)
+                {
+                    learner.error = Some(e);
                 }
             },
         )?;
@@ -267,7 +284,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
             let record = parse_access_log_line(&origin, i as u64 + 1, line)?;
             classifier.add_access(&record);
             if let Some(learner) = &mut learner {
-                learner.add_access(&record);
+                learner.add_access(&record)?;
             }
         }
     }
@@ -318,15 +335,23 @@ struct PolicyLearner {
     builder: TraceBuilder,
     buckets: std::collections::BTreeSet<String>,
     skipped_keys: u64,
+    /// The first error of the inventory callback (which cannot return one).
+    error: Option<lake_lifecycle::Error>,
 }
 
 impl PolicyLearner {
     fn new(scheme: PrefixScheme) -> PolicyLearner {
         PolicyLearner {
-            scheme,
+            // The learner writes rules for Iceberg tables' `data/` prefixes, so it must recognise their `metadata/`
+            // even under --no-iceberg (which only changes how the classifier groups keys): a rule must never cover it.
+            scheme: PrefixScheme {
+                iceberg: true,
+                ..scheme
+            },
             builder: TraceBuilder::new(),
             buckets: Default::default(),
             skipped_keys: 0,
+            error: None,
         }
     }
 
@@ -342,20 +367,28 @@ impl PolicyLearner {
         }
     }
 
-    fn add_inventory(&mut self, row: &lake_lifecycle::evidence::InventoryRow) {
+    fn add_inventory(
+        &mut self,
+        row: &lake_lifecycle::evidence::InventoryRow,
+    ) -> lake_lifecycle::Result<()> {
+        // `analyze` refuses a schema without LastModifiedDate up front, so only older versions are left out here.
         let Some(modified) = row.last_modified.filter(|_| row.is_latest) else {
-            return;
+            return Ok(());
         };
         self.buckets.insert(row.bucket.clone());
         if let Some((prefix, metadata)) = self.prefix(&row.key) {
             self.builder
-                .add_object(prefix, metadata, modified.date_naive(), row.size);
+                .add_object(prefix, metadata, modified.date_naive(), row.size)?;
         }
+        Ok(())
     }
 
-    fn add_access(&mut self, record: &lake_lifecycle::evidence::AccessLogRecord<'_>) {
+    fn add_access(
+        &mut self,
+        record: &lake_lifecycle::evidence::AccessLogRecord<'_>,
+    ) -> lake_lifecycle::Result<()> {
         let Some(key) = record.key.as_deref().filter(|_| record.is_read()) else {
-            return;
+            return Ok(());
         };
         self.buckets.insert(record.bucket.to_owned());
         if let Some((prefix, metadata)) = self.prefix(key) {
@@ -364,11 +397,15 @@ impl PolicyLearner {
                 metadata,
                 record.time.date_naive(),
                 record.bytes_sent,
-            );
+            )?;
         }
+        Ok(())
     }
 
     fn write(self, path: &Path) -> anyhow::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
         anyhow::ensure!(
             self.buckets.len() <= 1,
             "--write-policy learns one bucket's policy, but the evidence covers {} buckets ({}); give one bucket's inventory and logs",
@@ -381,6 +418,13 @@ impl PolicyLearner {
             "--write-policy needs inventory rows and access-log reads of Iceberg tables (<table>/data/ and <table>/metadata/ keys); found {} object group(s) and {} read(s)",
             trace.groups.len(),
             trace.reads.len()
+        );
+        let window = trace.end_day - trace.start_day;
+        anyhow::ensure!(
+            window >= MIN_EVIDENCE_DAYS,
+            "--write-policy needs access logs spanning at least {MIN_EVIDENCE_DAYS} days to learn from, but the reads span {window} day(s) ({} to {}): in a shorter window a single read makes that partition age look regularly read (hot); give more days of server access logs",
+            lake_lifecycle::trace::date_of(trace.start_day),
+            lake_lifecycle::trace::date_of(trace.end_day - 1)
         );
         let prices = PriceTable::us_east_1();
         let (doc, choices, _) = recommend(&trace, &prices, trace.start_day, trace.end_day);
@@ -580,4 +624,173 @@ pub async fn bench() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use chrono::{Duration, NaiveDate};
+
+    use super::*;
+
+    const TABLE: &str = "warehouse/analytics.db/events/";
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "xtask-lifecycle-{name}-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A small Iceberg table in the documented formats: an S3 Inventory CSV (no header, the manifest's
+    /// `fileSchema` order, URL-encoded keys) with 400 daily partitions of one 256 MiB file each plus the table's
+    /// metadata files, and server access logs with `log_days` days of queries ending the day before `now`, each
+    /// reading the metadata and the partitions of the last 7 days; older partitions are never read.
+    fn lake(dir: &Path, now: NaiveDate, log_days: i64) -> (PathBuf, PathBuf) {
+        let mut inventory = String::new();
+        for back in 1..=400 {
+            let day = now - Duration::days(back);
+            let _ = writeln!(
+                inventory,
+                "\"lake\",\"{TABLE}data/dt%3D{day}/00000-0-{back}.parquet\",\"268435456\",\"{day}T03:00:00.000Z\",\"STANDARD\""
+            );
+        }
+        for v in 1..=3 {
+            let day = now - Duration::days(v);
+            let _ = writeln!(
+                inventory,
+                "\"lake\",\"{TABLE}metadata/{v:05}-abc.metadata.json\",\"40960\",\"{day}T03:00:00.000Z\",\"STANDARD\""
+            );
+        }
+        let mut log = String::new();
+        let mut line = |day: NaiveDate, key: &str, bytes: u64| {
+            let _ = writeln!(
+                log,
+                "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be lake [{}] 192.0.2.3 arn:aws:iam::123456789012:role/trino 3E57427F3EXAMPLE REST.GET.OBJECT {key} \"GET /lake/{key} HTTP/1.1\" 200 - {bytes} {bytes} 70 10 \"-\" \"Trino\" -",
+                day.and_hms_opt(10, 0, 0)
+                    .unwrap()
+                    .format("%d/%b/%Y:%H:%M:%S +0000")
+            );
+        };
+        for back in 1..=log_days {
+            let day = now - Duration::days(back);
+            line(
+                day,
+                &format!("{TABLE}metadata/00001-abc.metadata.json"),
+                40960,
+            );
+            for age in 0..7 {
+                let partition = day - Duration::days(age);
+                let file = (now - partition).num_days();
+                line(
+                    day,
+                    &format!("{TABLE}data/dt%3D{partition}/00000-0-{file}.parquet"),
+                    80 << 20,
+                );
+            }
+        }
+        let (inv, logs) = (dir.join("inventory.csv"), dir.join("logs"));
+        std::fs::write(&inv, inventory).unwrap();
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("2026-05-31-access.log"), log).unwrap();
+        (inv, logs)
+    }
+
+    fn args(inventory: PathBuf, logs: PathBuf, now: NaiveDate, out: PathBuf) -> AnalyzeArgs {
+        AnalyzeArgs {
+            inventory: vec![inventory],
+            inventory_schema: "Bucket, Key, Size, LastModifiedDate, StorageClass".into(),
+            access_log: vec![logs],
+            now: Some(format!("{now}T00:00:00Z")),
+            depth: 3,
+            partition_depth: 1,
+            no_iceberg: false,
+            json: true,
+            write_policy: Some(out),
+        }
+    }
+
+    #[test]
+    fn analyze_write_policy_learns_a_valid_data_rule_that_leaves_metadata_alone() {
+        let dir = TempDir::new("learn");
+        let now = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let (inv, logs) = lake(&dir.0, now, 90);
+        let out = dir.0.join("policy.json");
+        analyze(args(inv, logs, now, out.clone())).unwrap();
+        let doc = PolicyDocument::load(&out).unwrap();
+        assert_eq!(lake_lifecycle::validate::validate(&doc), vec![]);
+        let data = format!("{TABLE}data/");
+        let rule = doc
+            .rules
+            .iter()
+            .find(|r| r.key_prefix() == data)
+            .unwrap_or_else(|| panic!("no rule for {data}: {}", doc.to_json_pretty()));
+        assert!(!rule.transitions.is_empty(), "{rule:?}");
+        // Partitions younger than a week are read every day: nothing moves them before then.
+        assert!(
+            rule.transitions.iter().all(|t| t.days.unwrap() >= 7),
+            "{rule:?}"
+        );
+        // No rule that moves or deletes objects covers the table's metadata (the bucket-wide rule only aborts
+        // incomplete multipart uploads).
+        let metadata = format!("{TABLE}metadata/");
+        for r in &doc.rules {
+            let acts = !r.transitions.is_empty()
+                || r.expiration.is_some()
+                || !r.noncurrent_version_transitions.is_empty()
+                || r.noncurrent_version_expiration.is_some();
+            assert!(
+                !acts || !metadata.starts_with(r.key_prefix()),
+                "rule {:?} covers {metadata}",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn analyze_write_policy_refuses_an_inventory_without_last_modified_date() {
+        let dir = TempDir::new("schema");
+        let now = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let (inv, logs) = lake(&dir.0, now, 90);
+        let out = dir.0.join("policy.json");
+        let mut a = args(inv, logs, now, out.clone());
+        a.inventory_schema = "Bucket, Key, Size, StorageClass".into();
+        let err = analyze(a).unwrap_err().to_string();
+        assert!(
+            err.contains("LastModifiedDate") && err.contains("--write-policy"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn analyze_write_policy_needs_a_minimum_evidence_window() {
+        let dir = TempDir::new("window");
+        let now = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let (inv, logs) = lake(&dir.0, now, 5);
+        let out = dir.0.join("policy.json");
+        let err = analyze(args(inv, logs, now, out.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at least 30 days") && err.contains("span 5 day(s)"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
 }
