@@ -94,6 +94,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("shop", "public", "customers"),
     ("crm", "public", "accounts"),
     ("sheets", "default", "targets"),
+    ("archive", "sales", "orders_2019"),
 ];
 const SOURCES: &[Option<&str>] = &[
     Some("trino-cli"),
@@ -236,17 +237,71 @@ async fn load_events(pool: &mysql_async::Pool) {
     }
 }
 
+/// Catalog -> connector as the lake config gives it: two catalogs (`lake`, `archive`) share the `iceberg`
+/// connector, and `sheets` is not named at all, so it is reported under its own name.
 fn connectors() -> BTreeMap<String, String> {
     [
         ("lake", "iceberg"),
+        ("archive", "iceberg"),
         ("dw", "redshift"),
         ("shop", "mysql"),
         ("crm", "postgresql"),
-        ("sheets", "gsheets"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
     .collect()
+}
+
+/// The same mapping as a table, so the database can compute the per-connector shares itself.
+async fn load_connectors(conn: &mut mysql_async::Conn) {
+    conn.query_drop(
+        "CREATE TABLE catalog_connectors (catalog VARCHAR(255) PRIMARY KEY, connector VARCHAR(255) NOT NULL)",
+    )
+    .await
+    .unwrap();
+    for (catalog, connector) in connectors() {
+        conn.exec_drop(
+            "INSERT INTO catalog_connectors VALUES (?, ?)",
+            (catalog, connector),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Adds copies of an existing row under `ids` whose `inputs_json` is not JSON at all.
+async fn insert_malformed(conn: &mut mysql_async::Conn, ids: &[&str]) {
+    for id in ids {
+        conn.query_drop(
+            "CREATE TEMPORARY TABLE one_row AS SELECT * FROM trino_queries ORDER BY query_id LIMIT 1",
+        )
+        .await
+        .unwrap();
+        conn.exec_drop(
+            "UPDATE one_row SET query_id = ?, inputs_json = '{not json'",
+            (id,),
+        )
+        .await
+        .unwrap();
+        conn.query_drop("INSERT INTO trino_queries SELECT * FROM one_row")
+            .await
+            .unwrap();
+        conn.query_drop("DROP TEMPORARY TABLE one_row")
+            .await
+            .unwrap();
+    }
+}
+
+/// The SQL condition selecting `window`'s rows that the report can use (valid `inputs_json`).
+fn sql_filter(window: TimeWindow) -> String {
+    let day = |d: NaiveDate| d.format("%Y%m%d").to_string();
+    let range = match (window.since, window.until) {
+        (Some(s), Some(u)) => format!("LEFT(query_id, 8) BETWEEN '{}' AND '{}'", day(s), day(u)),
+        (Some(s), None) => format!("LEFT(query_id, 8) >= '{}'", day(s)),
+        (None, Some(u)) => format!("LEFT(query_id, 8) <= '{}'", day(u)),
+        (None, None) => "1 = 1".to_owned(),
+    };
+    format!("{range} AND JSON_VALID(inputs_json)")
 }
 
 fn close(a: u64, b: u64) -> bool {
@@ -254,34 +309,58 @@ fn close(a: u64, b: u64) -> bool {
     (a as f64 - b as f64).abs() <= (b as f64 * 0.001).max(1.0)
 }
 
+/// Rows just outside the bounded window, on both sides, whose `inputs_json` is not JSON: the report counts
+/// every row it decodes but cannot use as skipped, so a windowed report that skips none of them proves the
+/// window was applied by the database (a range on `query_id`), not to rows already read.
+const OUT_OF_WINDOW_MALFORMED: &[&str] =
+    &["20261009_235959_99990_abcde", "20261021_000000_99991_abcde"];
+
 #[tokio::test]
 async fn report_matches_sql_computed_by_the_database() {
     let db = fresh_database().await;
     load_events(&db.pool).await;
     let mut conn = db.pool.get_conn().await.unwrap();
+    load_connectors(&mut conn).await;
+    insert_malformed(&mut conn, OUT_OF_WINDOW_MALFORMED).await;
     let reader = EventLogReader::new(&db.url, "root", None).unwrap();
 
-    for window in [
-        TimeWindow::default(),
-        TimeWindow {
-            since: NaiveDate::from_ymd_opt(2026, 10, 10),
-            until: NaiveDate::from_ymd_opt(2026, 10, 20),
-        },
+    for (window, skipped) in [
+        (TimeWindow::default(), OUT_OF_WINDOW_MALFORMED.len() as u64),
+        (
+            TimeWindow {
+                since: NaiveDate::from_ymd_opt(2026, 10, 10),
+                until: NaiveDate::from_ymd_opt(2026, 10, 20),
+            },
+            0,
+        ),
+        // `--since` alone: open-ended, from the 25th on.
+        (
+            TimeWindow {
+                since: NaiveDate::from_ymd_opt(2026, 10, 25),
+                until: None,
+            },
+            0,
+        ),
     ] {
         let (report, access) = reader.report(window, 5, connectors()).await.unwrap();
-        let filter = match (window.since, window.until) {
-            (Some(s), Some(u)) => format!(
-                "LEFT(query_id, 8) BETWEEN '{}' AND '{}'",
-                s.format("%Y%m%d"),
-                u.format("%Y%m%d")
-            ),
-            _ => "1 = 1".to_owned(),
-        };
+        let filter = sql_filter(window);
+        assert_eq!(report.skipped_rows, skipped, "{window:?}");
+        let mut examples: Vec<&str> = report
+            .skipped_examples
+            .iter()
+            .map(|s| s.query_id.as_str())
+            .collect();
+        examples.sort_unstable();
+        if skipped > 0 {
+            assert_eq!(examples, OUT_OF_WINDOW_MALFORMED);
+        } else {
+            assert!(examples.is_empty(), "{window:?}: {examples:?}");
+        }
 
-        let (total, failed, users, bytes): (u64, u64, u64, u64) = conn
+        let (total, failed, users, bytes, rows, cpu): (u64, u64, u64, u64, u64, u64) = conn
             .query_first(format!(
-                "SELECT COUNT(*), SUM(query_state = 'FAILED'), COUNT(DISTINCT user), SUM(physical_input_bytes) \
-                 FROM trino_queries WHERE {filter}"
+                "SELECT COUNT(*), SUM(query_state = 'FAILED'), COUNT(DISTINCT user), SUM(physical_input_bytes), \
+                 SUM(physical_input_rows), SUM(cpu_time_millis) FROM trino_queries WHERE {filter}"
             ))
             .await
             .unwrap()
@@ -294,6 +373,8 @@ async fn report_matches_sql_computed_by_the_database() {
         assert_eq!(report.failed_queries, failed);
         assert_eq!(report.distinct_users, users);
         assert_eq!(report.bytes_scanned, bytes);
+        assert_eq!(report.rows_scanned, rows);
+        assert_eq!(report.cpu_time_millis, cpu);
         assert!((report.failure_rate - failed as f64 / total as f64).abs() < 1e-12);
 
         let per_day: Vec<(String, u64, u64, u64)> = conn
@@ -317,9 +398,11 @@ async fn report_matches_sql_computed_by_the_database() {
             .collect();
         assert_eq!(ours, per_day);
 
-        let top_users: Vec<(String, u64)> = conn
+        let top_users: Vec<(String, u64, u64, u64, u64)> = conn
             .query(format!(
-                "SELECT user, COUNT(*) FROM trino_queries WHERE {filter} GROUP BY user ORDER BY 2 DESC, 1 LIMIT 5"
+                "SELECT user, COUNT(*), SUM(query_state = 'FAILED'), SUM(wall_time_millis), \
+                 SUM(physical_input_bytes) FROM trino_queries WHERE {filter} \
+                 GROUP BY user ORDER BY 2 DESC, 1 LIMIT 5"
             ))
             .await
             .unwrap();
@@ -327,7 +410,13 @@ async fn report_matches_sql_computed_by_the_database() {
             report
                 .top_users
                 .iter()
-                .map(|u| (u.name.clone(), u.queries))
+                .map(|u| (
+                    u.name.clone(),
+                    u.queries,
+                    u.failed,
+                    u.wall_time_millis,
+                    u.bytes_scanned
+                ))
                 .collect::<Vec<_>>(),
             top_users
         );
@@ -364,12 +453,32 @@ async fn report_matches_sql_computed_by_the_database() {
             by_type
         );
 
+        let codes: Vec<(String, u64)> = conn
+            .query(format!(
+                "SELECT error_code, COUNT(*) FROM trino_queries WHERE {filter} AND query_state = 'FAILED' \
+                 AND error_code IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, BINARY error_code LIMIT 5"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            report
+                .top_error_codes
+                .iter()
+                .map(|c| (c.name.clone(), c.count))
+                .collect::<Vec<_>>(),
+            codes
+        );
+        for c in &report.top_error_codes {
+            assert!((c.share_of_queries - c.count as f64 / total as f64).abs() < 1e-12);
+        }
+
         // Per catalog and per table, from inputs_json, with the database's own JSON_TABLE.
         let catalogs: Vec<(String, u64, u64)> = conn
             .query(format!(
-                "SELECT jt.catalog, COUNT(DISTINCT q.query_id), SUM(jt.bytes) FROM trino_queries q, \
+                "SELECT jt.catalog, COUNT(DISTINCT q.query_id), SUM(jt.bytes) \
+                 FROM (SELECT * FROM trino_queries WHERE {filter}) q, \
                  JSON_TABLE(q.inputs_json, '$[*]' COLUMNS (catalog VARCHAR(255) PATH '$.catalogName', \
-                 bytes BIGINT PATH '$.physicalInputBytes')) jt WHERE {filter} GROUP BY 1 ORDER BY 2 DESC, 1"
+                 bytes BIGINT PATH '$.physicalInputBytes')) jt GROUP BY 1 ORDER BY 2 DESC, 1"
             ))
             .await
             .unwrap();
@@ -388,35 +497,73 @@ async fn report_matches_sql_computed_by_the_database() {
             .await
             .unwrap()
             .unwrap();
-        let dw = report
-            .data_source_share
-            .iter()
-            .find(|s| s.name == "redshift")
-            .unwrap();
-        let dw_sql = catalogs.iter().find(|c| c.0 == "dw").unwrap().1;
-        assert_eq!(dw.queries, dw_sql);
-        assert!((dw.share - dw_sql as f64 / with_inputs as f64).abs() < 1e-12);
-
-        let tables: Vec<(String, u64, String)> = conn
+        // Every connector's share, with catalogs mapped to connectors by the database (two catalogs share
+        // `iceberg`; an unmapped catalog counts under its own name) and a query counted once per connector.
+        let shares: Vec<(String, u64)> = conn
             .query(format!(
-                "SELECT CONCAT(jt.c, '.', jt.s, '.', jt.t), COUNT(DISTINCT q.query_id), MAX(LEFT(q.query_id, 15)) \
-                 FROM trino_queries q, JSON_TABLE(q.inputs_json, '$[*]' COLUMNS (c VARCHAR(255) PATH '$.catalogName', \
-                 s VARCHAR(255) PATH '$.schema', t VARCHAR(255) PATH '$.table')) jt WHERE {filter} \
+                "SELECT COALESCE(cc.connector, jt.catalog), COUNT(DISTINCT q.query_id) \
+                 FROM (SELECT * FROM trino_queries WHERE {filter}) q \
+                 CROSS JOIN JSON_TABLE(q.inputs_json, '$[*]' COLUMNS (catalog VARCHAR(255) PATH '$.catalogName')) jt \
+                 LEFT JOIN catalog_connectors cc ON cc.catalog = jt.catalog \
                  GROUP BY 1 ORDER BY 2 DESC, 1"
             ))
             .await
             .unwrap();
-        let ours: Vec<(String, u64, String)> = access
+        assert_eq!(
+            report
+                .data_source_share
+                .iter()
+                .map(|s| (s.name.clone(), s.queries))
+                .collect::<Vec<_>>(),
+            shares
+        );
+        for s in &report.data_source_share {
+            assert!(
+                (s.share - s.queries as f64 / with_inputs as f64).abs() < 1e-12,
+                "{s:?}"
+            );
+        }
+        let iceberg = shares.iter().find(|s| s.0 == "iceberg").unwrap().1;
+        let by_catalog = |name: &str| catalogs.iter().find(|c| c.0 == name).unwrap().1;
+        assert!(
+            iceberg < by_catalog("lake") + by_catalog("archive"),
+            "some queries read both iceberg catalogs and must count once"
+        );
+        assert!(shares.iter().any(|s| s.0 == "sheets"));
+
+        type TableRow = (String, u64, u64, String, String, u64);
+        let tables: Vec<TableRow> = conn
+            .query(format!(
+                "SELECT CONCAT(jt.c, '.', jt.s, '.', jt.t), COUNT(DISTINCT q.query_id), \
+                 COUNT(DISTINCT LEFT(q.query_id, 8)), MIN(LEFT(q.query_id, 15)), MAX(LEFT(q.query_id, 15)), \
+                 SUM(jt.bytes) FROM (SELECT * FROM trino_queries WHERE {filter}) q, \
+                 JSON_TABLE(q.inputs_json, '$[*]' COLUMNS (c VARCHAR(255) PATH '$.catalogName', \
+                 s VARCHAR(255) PATH '$.schema', t VARCHAR(255) PATH '$.table', \
+                 bytes BIGINT PATH '$.physicalInputBytes')) jt \
+                 GROUP BY jt.c, jt.s, jt.t ORDER BY 2 DESC, BINARY jt.c, BINARY jt.s, BINARY jt.t"
+            ))
+            .await
+            .unwrap();
+        let stamp =
+            |t: Option<chrono::NaiveDateTime>| t.unwrap().format("%Y%m%d_%H%M%S").to_string();
+        let ours: Vec<TableRow> = access
             .iter()
             .map(|a| {
                 (
                     format!("{}.{}.{}", a.catalog, a.schema, a.table),
                     a.queries,
-                    a.last_access.unwrap().format("%Y%m%d_%H%M%S").to_string(),
+                    a.days_accessed,
+                    stamp(a.first_access),
+                    stamp(a.last_access),
+                    a.bytes_scanned,
                 )
             })
             .collect();
         assert_eq!(ours, tables);
+        assert_eq!(
+            report.top_tables,
+            access.iter().take(5).cloned().collect::<Vec<_>>()
+        );
 
         // Nearest-rank percentiles, computed by the database.
         let (p50, p95, p99, max): (u64, u64, u64, u64) = conn
@@ -435,19 +582,22 @@ async fn report_matches_sql_computed_by_the_database() {
             "{w:?} vs {p50} {p95} {p99}"
         );
         assert_eq!(w.max, max);
-        let q95: u64 = conn
+        let (q50, q95, q99, qmax): (u64, u64, u64, u64) = conn
             .query_first(format!(
-                "SELECT DISTINCT PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY queued_time_millis) OVER () \
-                 FROM trino_queries WHERE {filter}"
+                "SELECT DISTINCT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY queued_time_millis) OVER (), \
+                 PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY queued_time_millis) OVER (), \
+                 PERCENTILE_DISC(0.99) WITHIN GROUP (ORDER BY queued_time_millis) OVER (), \
+                 MAX(queued_time_millis) OVER () FROM trino_queries WHERE {filter}"
             ))
             .await
             .unwrap()
             .unwrap();
+        let q = report.queued_time_millis;
         assert!(
-            close(report.queued_time_millis.p95, q95),
-            "{:?} vs {q95}",
-            report.queued_time_millis
+            close(q.p50, q50) && close(q.p95, q95) && close(q.p99, q99),
+            "{q:?} vs {q50} {q95} {q99}"
         );
+        assert_eq!(q.max, qmax);
 
         let slowest: Vec<(String, u64)> = conn
             .query(format!(
@@ -471,6 +621,86 @@ async fn report_matches_sql_computed_by_the_database() {
                 .all(|s| s.query_head.chars().count() <= 240)
         );
     }
+    drop(conn);
+    reader.close().await;
+    drop_database(db).await;
+}
+
+/// Rows inside the window whose `inputs_json` is malformed no longer abort the report: they are counted as
+/// skipped, named, and left out of every figure, which still match the database on the remaining rows.
+#[tokio::test]
+async fn malformed_inputs_json_rows_are_skipped_and_counted() {
+    let db = fresh_database().await;
+    load_events(&db.pool).await;
+    let mut conn = db.pool.get_conn().await.unwrap();
+    let window = TimeWindow {
+        since: NaiveDate::from_ymd_opt(2026, 10, 5),
+        until: NaiveDate::from_ymd_opt(2026, 10, 6),
+    };
+    // Corrupt three rows in the window, each differently, and none outside it.
+    let ids: Vec<String> = conn
+        .query(
+            "SELECT query_id FROM trino_queries WHERE LEFT(query_id, 8) BETWEEN '20261005' AND '20261006' \
+             AND inputs_json <> '[]' ORDER BY query_id LIMIT 3",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    for (id, json) in ids
+        .iter()
+        .zip(["{broken", "{\"catalogName\": \"lake\"}", "[{\"table\": 1}]"])
+    {
+        conn.exec_drop(
+            "UPDATE trino_queries SET inputs_json = ? WHERE query_id = ?",
+            (json, id),
+        )
+        .await
+        .unwrap();
+    }
+    let reader = EventLogReader::new(&db.url, "root", None).unwrap();
+    let (report, access) = reader.report(window, 5, connectors()).await.unwrap();
+
+    assert_eq!(report.skipped_rows, 3);
+    assert_eq!(
+        report
+            .skipped_examples
+            .iter()
+            .map(|s| s.query_id.clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert!(
+        report
+            .skipped_examples
+            .iter()
+            .all(|s| s.reason.contains("inputs_json"))
+    );
+    let in_window = "LEFT(query_id, 8) BETWEEN '20261005' AND '20261006'";
+    let (all, bytes): (u64, u64) = conn
+        .query_first(format!(
+            "SELECT COUNT(*), SUM(physical_input_bytes) FROM trino_queries WHERE {in_window} \
+             AND query_id NOT IN ('{}')",
+            ids.join("', '")
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.total_queries, all);
+    assert_eq!(report.bytes_scanned, bytes);
+    let table_queries: u64 = access.iter().map(|a| a.queries).sum();
+    let sql_table_queries: u64 = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT q.query_id, jt.c, jt.s, jt.t \
+             FROM (SELECT * FROM trino_queries WHERE {in_window} AND query_id NOT IN ('{}')) q, \
+             JSON_TABLE(q.inputs_json, '$[*]' COLUMNS (c VARCHAR(255) PATH '$.catalogName', \
+             s VARCHAR(255) PATH '$.schema', t VARCHAR(255) PATH '$.table')) jt) x",
+            ids.join("', '")
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(table_queries, sql_table_queries);
+
     drop(conn);
     reader.close().await;
     drop_database(db).await;

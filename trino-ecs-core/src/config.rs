@@ -224,11 +224,21 @@ fn default_warehouse_prefix() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventLogConfig {
-    /// `jdbc:mysql://host:3306/database` (as Trino's listener wants it) or `mysql://host:3306/database`.
+    /// `jdbc:mysql://host:3306/database` (as Trino's listener wants it) or `mysql://host:3306/database`,
+    /// optionally with driver options (`?useSSL=true`). It must not carry credentials (`user:pass@`, `user=`,
+    /// `password=`): it is kept in a plain `String` parameter and in rendered files. Use `user` and `password`.
     pub url: String,
     /// The database user.
     pub user: String,
     /// The user's password.
+    ///
+    /// Trino 480's MySQL event listener has no password property, only the JDBC URL, so the rendered URL ends
+    /// in `&password=${ENV:TRINO_EVENT_LOG_PASSWORD}` and Trino splices the injected value in verbatim;
+    /// Connector/J then URL-decodes it. The SecureString behind that variable must therefore hold the
+    /// password percent-encoded ([`crate::render::encode_jdbc_query_value`]): a `{ parameter = ... }` you
+    /// manage must be stored that way (passwords of only letters, digits and `-._~` read the same either
+    /// way). `xtask events` connects with its own driver and takes the plain
+    /// password.
     #[serde(default)]
     pub password: Option<SecretRef>,
 }
@@ -398,10 +408,27 @@ impl LakeConfig {
         if let Err(why) = check_image(&c.image) {
             bad("cluster.image", format!("{:?} {why}", c.image));
         }
-        if c.launch_type == LaunchType::Fargate && c.subnets.is_empty() {
+        // Every task definition uses awsvpc networking whatever the launch type (workers announce their own IP
+        // and nodes reach them directly), and an awsvpc service needs subnets on EC2 as on Fargate.
+        if c.subnets.is_empty() {
             bad(
                 "cluster.subnets",
-                "FARGATE tasks use awsvpc networking and need at least one subnet".to_owned(),
+                format!(
+                    "[] (launch_type {}): tasks use awsvpc networking and need at least one subnet",
+                    match c.launch_type {
+                        LaunchType::Fargate => "FARGATE",
+                        LaunchType::Ec2 => "EC2",
+                    }
+                ),
+            );
+        }
+        // ECS accepts `assignPublicIp = ENABLED` only for Fargate tasks; on EC2 it rejects the service.
+        if c.launch_type == LaunchType::Ec2 && c.assign_public_ip {
+            bad(
+                "cluster.assign_public_ip",
+                "true is not allowed with launch_type EC2: ECS assigns public IPs only to FARGATE tasks; \
+                 use private subnets with a NAT gateway (or FARGATE)"
+                    .to_owned(),
             );
         }
         for (i, subnet) in c.subnets.iter().enumerate() {
@@ -543,13 +570,98 @@ impl LakeConfig {
                     "event_log.url",
                     format!(
                         "{:?} must look like jdbc:mysql://host:3306/database",
-                        log.url
+                        redact_url_credentials(&log.url)
                     ),
                 ),
+            }
+            let found = url_credentials(&log.url);
+            if !found.is_empty() {
+                bad(
+                    "event_log.url",
+                    format!(
+                        "{:?} carries credentials ({}): the url is stored in a plain String parameter and \
+                         rendered into files; remove them and set `event_log.user` and \
+                         `event_log.password = {{ env = \"VAR\" }}` (or `{{ parameter = \"/name\" }}`)",
+                        redact_url_credentials(&log.url),
+                        found.join(", ")
+                    ),
+                );
             }
         }
         out
     }
+}
+
+/// Connector/J connection properties that are credentials (`password1..3` are its multi-factor passwords).
+const URL_CREDENTIAL_KEYS: &[&str] = &["user", "password", "password1", "password2", "password3"];
+
+/// Where `userinfo@` ends in a MySQL JDBC URL (the `@` before the host, outside a `(...)` host spec), if any.
+fn userinfo_end(url: &str) -> Option<usize> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let mut depth = 0usize;
+    let mut at = None;
+    for (i, ch) in url[start..].char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '@' if depth == 0 => at = Some(start + i),
+            '/' | '?' if depth == 0 => break,
+            _ => {}
+        }
+    }
+    at
+}
+
+/// Every `key=value` of a credential key in `url`, as (key, value range): in the query string and in
+/// Connector/J's `(key=value,...)` and `address=(key=value)` host syntax. Keys compare case-insensitively.
+fn credential_values(url: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut key_start = Some(0);
+    for (i, b) in url.bytes().enumerate() {
+        if matches!(b, b'?' | b'&' | b',' | b'(' | b';') {
+            key_start = Some(i + 1);
+        } else if b == b'=' {
+            // Only the first `=` after a separator ends a key.
+            if let Some(start) = key_start.take() {
+                let key = url[start..i].trim().to_ascii_lowercase();
+                if URL_CREDENTIAL_KEYS.contains(&key.as_str()) {
+                    let end = url[i + 1..]
+                        .find(['&', ',', ')', ';'])
+                        .map_or(url.len(), |j| i + 1 + j);
+                    out.push((key, i + 1..end));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What credentials a MySQL JDBC URL carries, for the message: `user:password@` and credential keys.
+fn url_credentials(url: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if userinfo_end(url).is_some() {
+        found.push("user:password@ before the host".to_owned());
+    }
+    for (key, _) in credential_values(url) {
+        let name = format!("`{key}=`");
+        if !found.contains(&name) {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// `url` with credential values and any `userinfo@` replaced by `***`, so messages never echo a password.
+fn redact_url_credentials(url: &str) -> String {
+    let mut out = url.to_owned();
+    for (_, range) in credential_values(url).into_iter().rev() {
+        out.replace_range(range, "***");
+    }
+    if let Some(at) = userinfo_end(&out) {
+        let start = out.find("://").map_or(0, |i| i + 3);
+        out.replace_range(start..at, "***");
+    }
+    out
 }
 
 fn is_name(name: &str, max: usize) -> bool {

@@ -84,6 +84,7 @@ pub async fn run(global: &Global, cmd: EventsCmd) -> anyhow::Result<()> {
             let (reader, window, connectors) = open(global, &args.source)?;
             let (report, _) = reader.report(window, args.top, connectors).await?;
             reader.close().await;
+            warn_skipped(&report);
             match args.output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Output::Table => print_report(&report),
@@ -92,8 +93,9 @@ pub async fn run(global: &Global, cmd: EventsCmd) -> anyhow::Result<()> {
         }
         EventsCmd::TableAccess(args) => {
             let (reader, window, connectors) = open(global, &args.source)?;
-            let (_, access) = reader.report(window, 1, connectors).await?;
+            let (report, access) = reader.report(window, 1, connectors).await?;
             reader.close().await;
+            warn_skipped(&report);
             write_access(&access, args.out.as_ref())
         }
     }
@@ -145,6 +147,27 @@ fn open(
         until: source.until,
     };
     Ok((reader, window, connectors(config.as_ref())))
+}
+
+/// Says on standard error that rows were left out, so a partial report is never mistaken for a full one.
+fn warn_skipped(report: &UsageReport) {
+    if report.skipped_rows == 0 {
+        return;
+    }
+    let examples: Vec<&str> = report
+        .skipped_examples
+        .iter()
+        .map(|s| s.query_id.as_str())
+        .collect();
+    eprintln!(
+        "warning: {} event-log rows were skipped because they could not be decoded ({}); e.g. {}",
+        report.skipped_rows,
+        report
+            .skipped_examples
+            .first()
+            .map_or("", |s| s.reason.as_str()),
+        examples.join(", ")
+    );
 }
 
 fn env_secret(var: &str, what: &str) -> anyhow::Result<String> {
@@ -230,6 +253,12 @@ fn print_report(r: &UsageReport) {
         r.rows_scanned,
         r.cpu_time_millis as f64 / 3_600_000.0
     );
+    if r.skipped_rows > 0 {
+        println!(
+            "{} rows skipped (undecodable inputs_json) and left out of every figure",
+            r.skipped_rows
+        );
+    }
     let mut t = table(&["latency (ms)", "p50", "p95", "p99", "max"]);
     for (name, p) in [
         ("wall", r.wall_time_millis),

@@ -202,3 +202,120 @@ fn catalog_problems_are_located_at_the_catalog_field() {
         + 1;
     assert_eq!(found[0].line, line, "{}", found[0]);
 }
+
+fn line_of(text: &str, start: &str) -> usize {
+    text.lines().position(|l| l.starts_with(start)).unwrap() + 1
+}
+
+#[test]
+fn ec2_tasks_need_subnets_too() {
+    let text = LOCAL
+        .replace("launch_type = \"FARGATE\"", "launch_type = \"EC2\"")
+        .replace("subnets = [\"subnet-0a1b2c3d\"]", "subnets = []")
+        .replace("assign_public_ip = true\n", "");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "cluster.subnets");
+    assert_eq!(
+        (found[0].line, found[0].column),
+        (line_of(&text, "subnets = []"), 1)
+    );
+    assert!(
+        found[0].message.contains(
+            "(launch_type EC2): tasks use awsvpc networking and need at least one subnet"
+        ),
+        "{}",
+        found[0]
+    );
+    // The same without the key at all: located at the cluster table.
+    let text = text.replace("subnets = []\n", "");
+    let found = issues(&text);
+    assert_eq!(found[0].key, "cluster.subnets");
+    assert_eq!(found[0].line, line_of(&text, "[cluster]"), "{}", found[0]);
+}
+
+#[test]
+fn public_ip_is_rejected_on_ec2() {
+    let text = LOCAL.replace("launch_type = \"FARGATE\"", "launch_type = \"EC2\"");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let issue = &found[0];
+    assert_eq!(issue.key, "cluster.assign_public_ip");
+    assert_eq!(
+        (issue.line, issue.column),
+        (line_of(&text, "assign_public_ip = true"), 1)
+    );
+    assert!(
+        issue
+            .message
+            .starts_with("true is not allowed with launch_type EC2"),
+        "{issue}"
+    );
+    // Without a public IP, EC2 with subnets is fine; FARGATE may keep it.
+    let ok = text.replace("assign_public_ip = true\n", "");
+    LakeConfig::parse(Path::new("lake.toml"), &ok).unwrap();
+}
+
+#[test]
+fn credentials_in_the_event_log_url_are_rejected_and_redacted() {
+    let original = "url = \"jdbc:mysql://127.0.0.1:3306/trino_events\"";
+    for (url, what) in [
+        (
+            "jdbc:mysql://127.0.0.1:3306/trino_events?useSSL=true&password=s3cr%26t",
+            "`password=`",
+        ),
+        (
+            "jdbc:mysql://127.0.0.1:3306/trino_events?User=root",
+            "`user=`",
+        ),
+        (
+            "mysql://root:s3cr%26t@127.0.0.1:3306/trino_events",
+            "user:password@ before the host",
+        ),
+        (
+            "jdbc:mysql://(host=127.0.0.1,port=3306,password=s3cr%26t)/trino_events",
+            "`password=`",
+        ),
+        (
+            "jdbc:mysql://address=(host=127.0.0.1)(password1=s3cr%26t)/trino_events",
+            "`password1=`",
+        ),
+    ] {
+        let text = LOCAL.replace(original, &format!("url = \"{url}\""));
+        let found = issues(&text);
+        assert_eq!(found.len(), 1, "{url}: {found:?}");
+        let issue = &found[0];
+        assert_eq!(issue.key, "event_log.url", "{issue}");
+        assert_eq!(
+            issue.line,
+            line_of(&text, &format!("url = \"{url}\"")),
+            "{issue}"
+        );
+        assert!(issue.message.contains(what), "{url}: {issue}");
+        assert!(issue.message.contains("plain String parameter"), "{issue}");
+        assert!(
+            !issue.to_string().contains("s3cr"),
+            "the password leaked: {issue}"
+        );
+        assert!(issue.message.contains("***"), "{issue}");
+    }
+    // Driver options are fine, and so are keys that merely contain the words.
+    let text = LOCAL.replace(
+        original,
+        "url = \"jdbc:mysql://127.0.0.1:3306/trino_events?useSSL=true&passwordCharacterEncoding=utf8&userVars=x\"",
+    );
+    LakeConfig::parse(Path::new("lake.toml"), &text).unwrap();
+}
+
+#[test]
+fn url_credential_helpers() {
+    assert!(url_credentials("jdbc:mysql://h:3306/db").is_empty());
+    assert_eq!(
+        redact_url_credentials("jdbc:mysql://u:p@h/db?user=a&x=1&PASSWORD=b"),
+        "jdbc:mysql://***@h/db?user=***&x=1&PASSWORD=***"
+    );
+    assert_eq!(
+        url_credentials("jdbc:mysql://u@h/db?password=a=b&user=c"),
+        ["user:password@ before the host", "`password=`", "`user=`"]
+    );
+}

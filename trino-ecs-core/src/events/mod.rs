@@ -14,4 +14,4 @@ pub mod report;
 
 pub use model::{InputTable, QueryEvent, TimeWindow};
 pub use reader::{EventLogError, EventLogReader};
-pub use report::{ReportBuilder, TableAccess, UsageReport};
+pub use report::{ReportBuilder, SkippedRow, TableAccess, UsageReport};

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable as _;
 use mysql_async::{OptsBuilder, Pool, Row};
 
 use super::model::{QueryEvent, TimeWindow, parse_inputs};
-use super::report::{ReportBuilder, TableAccess, UsageReport};
+use super::report::{ReportBuilder, SkippedRow, TableAccess, UsageReport};
 
 /// The columns the reader needs; any others (newer Trino versions add some) are ignored.
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -184,11 +184,15 @@ impl EventLogReader {
         }
     }
 
-    /// Streams every completed query in `window` to `each`, in query-id order; returns how many there were.
+    /// Streams every completed query in `window` to `each`, in query-id order, and every row it cannot decode
+    /// because its `inputs_json` is malformed to `skip` (one bad row does not abort the read; any other decode
+    /// failure does, since it means the table is not Trino's). Returns how many rows the database sent, which
+    /// is every row in the window: the window is a `query_id` range in the SQL, never a filter in memory.
     pub async fn for_each(
         &self,
         window: TimeWindow,
         mut each: impl FnMut(QueryEvent),
+        mut skip: impl FnMut(SkippedRow),
     ) -> Result<u64, EventLogError> {
         self.check_schema().await?;
         let (lower, upper) = window.query_id_bounds();
@@ -221,7 +225,10 @@ impl EventLogReader {
             .map_err(query_error)?;
         let mut count = 0;
         while let Some(row) = stream.try_next().await.map_err(query_error)? {
-            each(decode(row)?);
+            match decode(row)? {
+                Ok(event) => each(event),
+                Err(skipped) => skip(skipped),
+            }
             count += 1;
         }
         Ok(count)
@@ -234,8 +241,14 @@ impl EventLogReader {
         top: usize,
         connectors: BTreeMap<String, String>,
     ) -> Result<(UsageReport, Vec<TableAccess>), EventLogError> {
-        let mut builder = ReportBuilder::new(window, top, connectors);
-        self.for_each(window, |event| builder.add(&event)).await?;
+        let builder = std::cell::RefCell::new(ReportBuilder::new(window, top, connectors));
+        self.for_each(
+            window,
+            |event| builder.borrow_mut().add(&event),
+            |skipped| builder.borrow_mut().skip(skipped),
+        )
+        .await?;
+        let builder = builder.into_inner();
         let access = builder.table_access();
         Ok((builder.finish(), access))
     }
@@ -246,7 +259,9 @@ impl EventLogReader {
     }
 }
 
-fn decode(mut row: Row) -> Result<QueryEvent, EventLogError> {
+/// Decodes one row: `Ok(Err(_))` for a row to skip (malformed `inputs_json`), `Err` for a row that shows the
+/// table is not what the reader expects.
+fn decode(mut row: Row) -> Result<Result<QueryEvent, SkippedRow>, EventLogError> {
     let query_id: String = take(&mut row, 0, "")?;
     let bad = |reason: String| EventLogError::BadRow {
         query_id: query_id.clone(),
@@ -267,9 +282,13 @@ fn decode(mut row: Row) -> Result<QueryEvent, EventLogError> {
             .map_err(|e| bad(e.to_string()))
     };
     let inputs_json = text(&mut row, 7)?.unwrap_or_else(|| "[]".to_owned());
-    let inputs = parse_inputs(&inputs_json)
-        .ok_or_else(|| bad("inputs_json is not a JSON array of input tables".to_owned()))?;
-    Ok(QueryEvent {
+    let Some(inputs) = parse_inputs(&inputs_json) else {
+        return Ok(Err(SkippedRow {
+            query_id,
+            reason: "inputs_json is not a JSON array of input tables".to_owned(),
+        }));
+    };
+    Ok(Ok(QueryEvent {
         query_state: text(&mut row, 1)?.unwrap_or_default(),
         user: text(&mut row, 2)?.unwrap_or_default(),
         source: text(&mut row, 3)?,
@@ -288,7 +307,7 @@ fn decode(mut row: Row) -> Result<QueryEvent, EventLogError> {
         peak_memory_bytes: number(&mut row, 16)?,
         query_head: text(&mut row, 17)?.unwrap_or_default(),
         query_id,
-    })
+    }))
 }
 
 fn take(row: &mut Row, index: usize, id: &str) -> Result<String, EventLogError> {

@@ -52,6 +52,20 @@ pub struct UsageReport {
     /// Share of the queries that read at least one table, per data source kind (the connector behind each
     /// catalog, e.g. `iceberg`, `redshift`): the evidence of where exploratory load runs.
     pub data_source_share: Vec<Share>,
+    /// Rows of the window left out of every figure above because they could not be decoded (an
+    /// `inputs_json` that is not the expected JSON array). Non-zero means the report is partial.
+    pub skipped_rows: u64,
+    /// The first few skipped rows (at most the ranking size), to find them in the database.
+    pub skipped_examples: Vec<SkippedRow>,
+}
+
+/// A row of `trino_queries` the reader could not use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRow {
+    /// The row's query id.
+    pub query_id: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 /// One day's queries.
@@ -222,6 +236,8 @@ pub struct ReportBuilder {
     rows: u64,
     cpu: u64,
     slowest: BinaryHeap<Reverse<SlowQuery>>,
+    skipped: u64,
+    skipped_examples: Vec<SkippedRow>,
 }
 
 impl ReportBuilder {
@@ -252,6 +268,17 @@ impl ReportBuilder {
             rows: 0,
             cpu: 0,
             slowest: BinaryHeap::new(),
+            skipped: 0,
+            skipped_examples: Vec::new(),
+        }
+    }
+
+    /// Records a row of the window that could not be decoded: it is counted, kept as an example while there
+    /// is room, and left out of every other figure.
+    pub fn skip(&mut self, row: SkippedRow) {
+        self.skipped += 1;
+        if self.skipped_examples.len() < self.top {
+            self.skipped_examples.push(row);
         }
     }
 
@@ -481,6 +508,8 @@ impl ReportBuilder {
             cpu_time_millis: self.cpu,
             slowest,
             data_source_share,
+            skipped_rows: self.skipped,
+            skipped_examples: self.skipped_examples,
         }
     }
 }
@@ -625,10 +654,39 @@ mod tests {
     }
 
     #[test]
+    fn skipped_rows_are_counted_apart_from_the_figures() {
+        let mut b = ReportBuilder::new(TimeWindow::default(), 2, BTreeMap::new());
+        b.add(&event(
+            "20240501_100000_00000_a",
+            "u",
+            10,
+            &[("lake", "s", "t", 5)],
+            None,
+        ));
+        for i in 1..=3 {
+            b.skip(SkippedRow {
+                query_id: format!("20240501_100000_{i:05}_a"),
+                reason: "bad".to_owned(),
+            });
+        }
+        let r = b.finish();
+        assert_eq!((r.total_queries, r.bytes_scanned), (1, 5));
+        assert_eq!(r.skipped_rows, 3);
+        assert_eq!(
+            r.skipped_examples
+                .iter()
+                .map(|s| s.query_id.as_str())
+                .collect::<Vec<_>>(),
+            ["20240501_100000_00001_a", "20240501_100000_00002_a"]
+        );
+    }
+
+    #[test]
     fn empty_report_has_zero_rates() {
         let r = ReportBuilder::new(TimeWindow::default(), 3, BTreeMap::new()).finish();
         assert_eq!(r.total_queries, 0);
         assert_eq!(r.failure_rate, 0.0);
         assert_eq!(r.wall_time_millis, Percentiles::default());
+        assert_eq!((r.skipped_rows, r.skipped_examples.len()), (0, 0));
     }
 }
