@@ -73,6 +73,7 @@ fn inputs(config: &LakeConfig) -> DeployInputs {
             format!("/trino/{}/catalogs/sales/password", config.cluster.name),
         )]),
         env: BTreeMap::new(),
+        catalog_secret_values: BTreeMap::new(),
     }
 }
 

@@ -849,6 +849,28 @@ impl AwsCluster {
                     parameter: parameter.to_owned(),
                 });
             }
+            // Another deploy may have taken the expired lock over since we read it: delete only the lease we
+            // read (its token), re-checked right before the delete. SSM has no conditional delete, so two
+            // deploys taking over the same expired lease in the same instant remain possible, not otherwise.
+            let token = held["token"].as_str().unwrap_or_default();
+            match self.ssm.get_parameter().name(parameter).send().await {
+                Ok(out) => {
+                    let now: serde_json::Value = serde_json::from_str(
+                        out.parameter().and_then(|p| p.value()).unwrap_or_default(),
+                    )
+                    .unwrap_or_default();
+                    if now["token"].as_str().unwrap_or_default() != token {
+                        continue;
+                    }
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_parameter_not_found()) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(aws("ssm:GetParameter", e)),
+            }
             tracing::warn!(parameter, "taking over an expired deploy lock");
             match self.ssm.delete_parameter().name(parameter).send().await {
                 Ok(_) => {}

@@ -22,10 +22,11 @@ pub struct DeployOptions {
 }
 
 impl Default for DeployOptions {
+    /// Owner `pid <this process>` (the caller names the person, e.g. from `$USER`), a 30-minute lease, no
+    /// waiting for the lock.
     fn default() -> Self {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         Self {
-            owner: format!("{user} pid {}", std::process::id()),
+            owner: format!("pid {}", std::process::id()),
             lease: Duration::from_secs(1800),
             lock_wait: Duration::ZERO,
         }

@@ -1,21 +1,26 @@
 //! Scaling workers without killing queries.
 //!
-//! Workers run with ECS task scale-in protection. To remove workers, [`scale_workers`]:
-//! 1. protects every running worker (so ECS can remove none of them on its own meanwhile);
-//! 2. picks the workers with the fewest active tasks and puts each into `SHUTTING_DOWN` through
-//!    `PUT /v1/info/state` (Trino then gets no new tasks, finishes the running ones, and exits);
-//! 3. waits at least the shutdown grace period and until each victim reports no active task (or is gone);
-//! 4. releases the victims' protection and lowers the service's desired count, so ECS stops exactly them.
+//! Trino does not drain on SIGTERM (trino#1234): ECS stopping a busy worker kills its queries. Trino drains
+//! itself after `PUT /v1/info/state "SHUTTING_DOWN"`: it takes no new tasks, sleeps the grace period, waits for
+//! its running tasks, sleeps again and exits. Workers therefore run with ECS task scale-in protection, and to
+//! remove workers [`scale_workers`]:
+//! 1. protects every running worker, so ECS can stop none of them on its own;
+//! 2. picks the workers with the fewest unfinished tasks (as the coordinator reports them) and puts each into
+//!    `SHUTTING_DOWN`;
+//! 3. lowers the service's desired count: ECS wants fewer tasks but every task is protected, so it stops none;
+//! 4. waits until each drained worker has exited by itself (its queries finished): it is unreachable or no
+//!    longer a running task. Since the desired count is already lower, ECS does not replace it;
+//! 5. releases protection, so rolling deployments are not held up by it.
 //!
-//! If draining times out, nothing is killed: the victims keep their protection and the count is unchanged.
+//! If draining times out, nothing is killed: the drained workers stay protected and in `SHUTTING_DOWN` (they take
+//! no new work and exit once their queries finish), and the desired count is already the new one.
 //!
-//! Automatic scale-in: Application Auto Scaling's target tracking may lower the desired count, but ECS does
-//! not stop protected tasks, so the service keeps running more workers than desired until protection is
-//! released. [`follow_autoscaling`] (`cargo xtask scale --follow <seconds>`) is the drain loop that carries the
-//! autoscaler's decision out safely: each pass protects every running worker (new ones too), drains the excess
-//! and releases only the drained workers' protection, so ECS stops exactly those. Without the loop, scale-in
-//! waits until protection expires (`protection_minutes`, at most 48 h), after which ECS may stop a busy worker
-//! and kill its queries.
+//! Automatic scale-in: Application Auto Scaling's target tracking lowers the desired count, and ECS would then
+//! stop any worker (killing its queries) unless it is protected. [`follow_autoscaling`] (`cargo xtask scale
+//! --follow <seconds>`) is the drain loop that carries the autoscaler's decision out safely: each pass
+//! protects every running worker (new ones too) for a short, renewed period, drains the excess and releases only
+//! the drained workers' protection. Without the loop, workers are unprotected and a scale-in stops an arbitrary
+//! worker: run the loop wherever target tracking may scale in, or set `workers.min = workers.max`.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -90,14 +95,16 @@ pub trait NodeStateApi: Send + Sync {
     async fn state(&self, node: &str) -> Result<NodeState>;
     /// `PUT /v1/info/state` with `"SHUTTING_DOWN"`.
     async fn shut_down(&self, node: &str) -> Result<()>;
-    /// Tasks on the node that are not finished (`GET /v1/task`); 0 for a node that is gone.
-    async fn active_tasks(&self, node: &str) -> Result<u32>;
+    /// Unfinished tasks per active worker node, as the coordinator reports them; used only to choose which
+    /// workers to drain (the least busy). Empty when no coordinator is known.
+    async fn load(&self) -> Result<std::collections::BTreeMap<String, u32>>;
 }
 
 /// [`NodeStateApi`] over HTTP, acting as the ops user the access-control rules allow to shut nodes down.
 #[derive(Debug, Clone)]
 pub struct HttpNodeApi {
     http: reqwest::Client,
+    coordinator: Option<trino_client::Client>,
 }
 
 impl Default for HttpNodeApi {
@@ -107,14 +114,26 @@ impl Default for HttpNodeApi {
 }
 
 impl HttpNodeApi {
-    /// A client with short timeouts (nodes are on the same network).
+    /// A client with short timeouts (nodes are on the same network). Connections are not pooled: a node that
+    /// exited must show as unreachable on the next poll, not as an error on a stale connection.
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(0)
             .build()
             .expect("a reqwest client builds");
-        Self { http }
+        Self {
+            http,
+            coordinator: None,
+        }
+    }
+
+    /// Asks this coordinator (through trino-client, as the ops user) how busy each worker is, so the least busy
+    /// workers are drained.
+    pub fn with_coordinator(mut self, coordinator: trino_client::Client) -> Self {
+        self.coordinator = Some(coordinator);
+        self
     }
 
     /// `GET /v1/info`.
@@ -210,39 +229,11 @@ impl NodeStateApi for HttpNodeApi {
         }
     }
 
-    async fn active_tasks(&self, node: &str) -> Result<u32> {
-        let url = format!("{}/v1/task", node.trim_end_matches('/'));
-        let response = match self
-            .http
-            .get(&url)
-            .header("X-Trino-User", OPS_USER)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) if gone(&e) => return Ok(0),
-            Err(e) => return Err(trino(node, format!("GET /v1/task: {e}"))),
-        };
-        if !response.status().is_success() {
-            return Err(trino(
-                node,
-                format!("GET /v1/task: HTTP {}", response.status()),
-            ));
+    async fn load(&self) -> Result<std::collections::BTreeMap<String, u32>> {
+        match &self.coordinator {
+            Some(client) => crate::live::active_tasks_by_node(client).await,
+            None => Ok(Default::default()),
         }
-        let tasks: Vec<serde_json::Value> = response
-            .json()
-            .await
-            .map_err(|e| trino(node, format!("unreadable /v1/task: {e}")))?;
-        let active = tasks
-            .iter()
-            .filter(|t| {
-                matches!(
-                    t["taskStatus"]["state"].as_str(),
-                    Some("PLANNED" | "RUNNING" | "FLUSHING")
-                )
-            })
-            .count();
-        Ok(active as u32)
     }
 }
 
@@ -271,13 +262,14 @@ pub trait WorkerFleet: Send + Sync {
 /// How [`scale_workers`] drains.
 #[derive(Debug, Clone)]
 pub struct ScaleOptions {
-    /// Trino's `shutdown.grace-period`: no victim is released earlier.
+    /// Trino's `shutdown.grace-period`, for the progress lines (a drained worker exits no earlier than twice
+    /// this).
     pub grace_period: Duration,
-    /// Give up after this long (nothing is killed then).
+    /// Give up waiting after this long (nothing is killed then).
     pub drain_timeout: Duration,
     /// Interval between polls.
     pub poll: Duration,
-    /// Protection length in minutes (ECS allows 1..=2880).
+    /// Protection length in minutes (ECS allows 1..=2880); renewed while a drain waits.
     pub protection_minutes: i32,
 }
 
@@ -287,7 +279,7 @@ impl Default for ScaleOptions {
             grace_period: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(3600),
             poll: Duration::from_secs(5),
-            protection_minutes: 2880,
+            protection_minutes: 10,
         }
     }
 }
@@ -349,20 +341,22 @@ async fn converge(
     nodes: &dyn NodeStateApi,
     from: u32,
     target: u32,
-    set_count: bool,
+    one_shot: bool,
     options: &ScaleOptions,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ScaleReport> {
     let tasks = fleet.tasks().await?;
-    if !tasks.is_empty() {
-        let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
+    let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
+    let excess = (tasks.len() as u32).saturating_sub(target) as usize;
+    // The drain loop keeps every worker protected between passes, so autoscaling can stop none by itself; a
+    // one-shot scale needs protection only while it drains.
+    if !arns.is_empty() && (excess > 0 || !one_shot) {
         fleet
             .protect(&arns, true, options.protection_minutes)
             .await?;
     }
-    let excess = (tasks.len() as u32).saturating_sub(target) as usize;
     if excess == 0 {
-        if set_count && from != target {
+        if one_shot && from != target {
             fleet.set_desired(target).await?;
             progress(&format!("desired count {from} -> {target}"));
         }
@@ -373,45 +367,73 @@ async fn converge(
         });
     }
 
-    // Fewest active tasks first: they drain soonest. Tasks without an address have no Trino yet.
-    let mut load = Vec::new();
-    for task in &tasks {
-        let active = match &task.node {
-            Some(node) => nodes.active_tasks(node).await?,
-            None => 0,
-        };
-        load.push((active, task.clone()));
+    // Least busy first: they drain soonest. Tasks without an address run no Trino yet.
+    let load = nodes.load().await?;
+    let busy = |task: &WorkerTask| {
+        task.node.as_deref().map_or(0, |n| {
+            load.get(n.trim_end_matches('/')).copied().unwrap_or(0)
+        })
+    };
+    let mut ranked: Vec<(u32, &WorkerTask)> = tasks.iter().map(|t| (busy(t), t)).collect();
+    ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.arn.cmp(&b.1.arn)));
+    let victims: Vec<WorkerTask> = ranked
+        .into_iter()
+        .take(excess)
+        .map(|(_, t)| t.clone())
+        .collect();
+    let kept: Vec<String> = arns
+        .iter()
+        .filter(|a| !victims.iter().any(|v| &v.arn == *a))
+        .cloned()
+        .collect();
+
+    let (addressed, bare): (Vec<&WorkerTask>, Vec<&WorkerTask>) =
+        victims.iter().partition(|v| v.node.is_some());
+    for victim in &addressed {
+        let node = victim.node.as_deref().unwrap_or_default();
+        nodes.shut_down(node).await?;
+        progress(&format!(
+            "{}: SHUTTING_DOWN requested at {node}",
+            victim.arn
+        ));
     }
-    load.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.arn.cmp(&b.1.arn)));
-    let victims: Vec<WorkerTask> = load.into_iter().take(excess).map(|(_, t)| t).collect();
+    if !bare.is_empty() {
+        // No Trino address, no query: ECS may stop these at once.
+        let bare: Vec<String> = bare.iter().map(|v| v.arn.clone()).collect();
+        fleet
+            .protect(&bare, false, options.protection_minutes)
+            .await?;
+    }
+    if one_shot {
+        // Every draining worker is protected, so ECS stops none of them now; each exits by itself when its
+        // queries are done and is then not replaced.
+        fleet.set_desired(target).await?;
+        progress(&format!(
+            "desired count {from} -> {target}; waiting for {} draining worker(s) to exit (at least 2 x {} s grace period)",
+            addressed.len(),
+            options.grace_period.as_secs()
+        ));
+    }
 
     let started = Instant::now();
-    for victim in &victims {
-        if let Some(node) = &victim.node {
-            nodes.shut_down(node).await?;
-            progress(&format!(
-                "{}: SHUTTING_DOWN requested at {node}",
-                victim.arn
-            ));
-        }
-    }
-    let mut pending: Vec<&WorkerTask> = victims.iter().filter(|v| v.node.is_some()).collect();
-    loop {
+    let mut renewed = Instant::now();
+    let renew_every = Duration::from_secs(options.protection_minutes.max(1) as u64 * 30);
+    let mut pending: Vec<&WorkerTask> = addressed;
+    while !pending.is_empty() {
+        let running: Vec<String> = fleet.tasks().await?.into_iter().map(|t| t.arn).collect();
         let mut still = Vec::new();
         for victim in pending {
             let node = victim.node.as_deref().unwrap_or_default();
-            let state = nodes.state(node).await?;
-            let active = if state == NodeState::Gone {
-                0
+            let state = if running.contains(&victim.arn) {
+                nodes.state(node).await?
             } else {
-                nodes.active_tasks(node).await?
+                NodeState::Gone
             };
-            let done = state == NodeState::Gone
-                || (active == 0 && started.elapsed() >= options.grace_period);
+            let done = state == NodeState::Gone;
             progress(&format!(
-                "{}: {state:?}, {active} active tasks{}",
+                "{}: {state:?}{}",
                 victim.arn,
-                if done { ", drained" } else { "" }
+                if done { ", exited: drained" } else { "" }
             ));
             if !done {
                 still.push(victim);
@@ -424,30 +446,47 @@ async fn converge(
         if started.elapsed() >= options.drain_timeout {
             return Err(Error::Timeout {
                 what: format!(
-                    "{} workers to finish their tasks (they stay protected; nothing was stopped)",
+                    "{} draining worker(s) to exit; they stay protected and SHUTTING_DOWN (no new work), and exit once their queries finish; nothing was stopped",
                     pending.len()
                 ),
                 seconds: options.drain_timeout.as_secs(),
             });
         }
+        if renewed.elapsed() >= renew_every {
+            let protected: Vec<String> = kept
+                .iter()
+                .cloned()
+                .chain(pending.iter().map(|v| v.arn.clone()))
+                .collect();
+            fleet
+                .protect(&protected, true, options.protection_minutes)
+                .await?;
+            renewed = Instant::now();
+        }
         tokio::time::sleep(options.poll).await;
     }
 
-    let arns: Vec<String> = victims.iter().map(|v| v.arn.clone()).collect();
-    fleet
-        .protect(&arns, false, options.protection_minutes)
-        .await?;
-    if set_count {
-        fleet.set_desired(target).await?;
+    // Release protection: of the drained workers still listed (ECS may not have noticed the exit yet), and on a
+    // one-shot scale of every worker, so protection does not hold up the next rolling deployment.
+    let listed: Vec<String> = fleet.tasks().await?.into_iter().map(|t| t.arn).collect();
+    let drained: Vec<String> = victims.iter().map(|v| v.arn.clone()).collect();
+    let release: Vec<String> = listed
+        .into_iter()
+        .filter(|a| one_shot || drained.contains(a))
+        .collect();
+    if !release.is_empty() {
+        fleet
+            .protect(&release, false, options.protection_minutes)
+            .await?;
     }
     progress(&format!(
-        "protection released on {} drained workers; desired count {from} -> {target}",
-        arns.len()
+        "{} worker(s) drained and exited; desired count {from} -> {target}",
+        drained.len()
     ));
     Ok(ScaleReport {
         from,
         to: target,
-        drained: arns,
+        drained,
     })
 }
 
@@ -608,20 +647,30 @@ mod tests {
 
     use super::*;
 
-    /// A fake Trino worker on a real loopback socket: reports its state, accepts `SHUTTING_DOWN` only from
-    /// the ops user, and finishes one running task per `/v1/task` poll once shutting down.
+    /// A fake Trino worker on a real loopback socket, behaving like Trino's graceful shutdown: it reports its
+    /// state, accepts `SHUTTING_DOWN` only from the ops user, then finishes one running task per state poll and
+    /// exits (stops listening) once none is left. Like Trino, it serves no task list to outsiders.
     #[derive(Debug)]
     struct FakeNode {
         state: &'static str,
         running: u32,
         finishes: bool,
         transitions: Vec<&'static str>,
+        exit: Arc<tokio::sync::Notify>,
     }
 
     type Shared = Arc<Mutex<FakeNode>>;
 
     async fn get_state(State(node): State<Shared>) -> axum::Json<&'static str> {
-        axum::Json(node.lock().unwrap().state)
+        let mut n = node.lock().unwrap();
+        if n.state == "SHUTTING_DOWN" && n.finishes {
+            if n.running > 0 {
+                n.running -= 1;
+            } else {
+                n.exit.notify_one();
+            }
+        }
+        axum::Json(n.state)
     }
 
     async fn put_state(State(node): State<Shared>, headers: HeaderMap, body: String) -> StatusCode {
@@ -637,33 +686,51 @@ mod tests {
         StatusCode::OK
     }
 
-    async fn tasks(State(node): State<Shared>) -> axum::Json<serde_json::Value> {
-        let mut n = node.lock().unwrap();
-        if n.state == "SHUTTING_DOWN" && n.finishes && n.running > 0 {
-            n.running -= 1;
-        }
-        let mut list: Vec<serde_json::Value> =
-            (0..n.running).map(|i| serde_json::json!({"taskStatus": {"taskId": format!("q.{i}"), "state": "RUNNING"}})).collect();
-        list.push(serde_json::json!({"taskStatus": {"taskId": "done", "state": "FINISHED"}}));
-        axum::Json(serde_json::Value::Array(list))
-    }
-
     async fn start_node(ip: &str, port: u16, running: u32, finishes: bool) -> Shared {
+        let exit = Arc::new(tokio::sync::Notify::new());
         let node = Arc::new(Mutex::new(FakeNode {
             state: "ACTIVE",
             running,
             finishes,
             transitions: vec!["ACTIVE"],
+            exit: exit.clone(),
         }));
         let app = Router::new()
             .route("/v1/info/state", get(get_state).put(put_state))
-            .route("/v1/task", get(tasks))
             .with_state(node.clone());
         let listener = tokio::net::TcpListener::bind((ip, port))
             .await
             .expect("bind a loopback address");
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { exit.notified().await })
+                .await
+                .unwrap()
+        });
         node
+    }
+
+    /// A coordinator reporting `running` unfinished tasks on each worker, as `system.runtime.tasks` would, and a
+    /// client of it acting as the ops user.
+    async fn coordinator(
+        port: u16,
+        running: &[(&str, u32)],
+    ) -> (trino_client::replay::ReplayServer, trino_client::Client) {
+        let rows: Vec<serde_json::Value> = running
+            .iter()
+            .map(|(ip, n)| serde_json::json!([format!("http://{ip}:{port}"), n]))
+            .collect();
+        let server = crate::testutil::coordinator(&[(
+            crate::live::ACTIVE_TASKS_SQL,
+            &[("http_uri", "varchar"), ("_col1", "bigint")],
+            serde_json::Value::Array(rows),
+        )])
+        .await;
+        let client = trino_client::Client::builder(server.url().as_str())
+            .user(OPS_USER)
+            .build()
+            .unwrap();
+        (server, client)
     }
 
     fn task(arn: &str, ip: &str) -> Task {
@@ -757,18 +824,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn scale_in_drains_the_least_busy_workers_before_lowering_the_count() {
+    async fn scale_in_drains_the_least_busy_workers_and_releases_them_after_they_exit() {
         let port = free_port().await;
         let a = start_node("127.0.0.1", port, 0, true).await;
         let b = start_node("127.0.0.2", port, 2, true).await;
         let c = start_node("127.0.0.3", port, 5, true).await;
+        let (server, coordinator) = coordinator(
+            port,
+            &[("127.0.0.1", 0), ("127.0.0.2", 2), ("127.0.0.3", 5)],
+        )
+        .await;
         let log = Arc::new(Mutex::new(Vec::new()));
         let (client, _rules) = ecs(3, log.clone());
         let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
         let mut lines = Vec::new();
         let report = scale_workers(
             &fleet,
-            &HttpNodeApi::new(),
+            &HttpNodeApi::new().with_coordinator(coordinator),
             1,
             &options(),
             &mut |l: &str| lines.push(l.to_owned()),
@@ -785,20 +857,29 @@ mod tests {
             }
         );
         assert_eq!(
+            crate::testutil::statements(&server),
+            [(
+                OPS_USER.to_owned(),
+                crate::live::ACTIVE_TASKS_SQL.to_owned()
+            )],
+            "the load comes from the coordinator, not from the workers' internal /v1/task"
+        );
+        assert_eq!(
             *log.lock().unwrap(),
             [
                 "DescribeServices",
                 "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c",
-                "UpdateTaskProtection enabled=false minutes=None arn:task/a,arn:task/b",
                 "UpdateService desired=Some(1)",
-            ]
+                "UpdateTaskProtection enabled=false minutes=None arn:task/a,arn:task/b,arn:task/c",
+            ],
+            "count lowered while every worker is protected; protection released only after the drained ones exited"
         );
         assert_eq!(a.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
         assert_eq!(b.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
         assert_eq!(
             b.lock().unwrap().running,
             0,
-            "released only after its queries finished"
+            "it exited only after its queries finished"
         );
         assert_eq!(
             c.lock().unwrap().transitions,
@@ -809,7 +890,7 @@ mod tests {
         assert!(
             lines
                 .iter()
-                .any(|l| l.contains("arn:task/b: ShuttingDown, 0 active tasks, drained")),
+                .any(|l| l.contains("arn:task/b: Gone, exited: drained")),
             "{lines:?}"
         );
     }
@@ -817,7 +898,7 @@ mod tests {
     #[tokio::test]
     async fn a_drain_that_times_out_stops_nothing() {
         let port = free_port().await;
-        let _a = start_node("127.0.0.1", port, 3, false).await;
+        let a = start_node("127.0.0.1", port, 3, false).await;
         let _b = start_node("127.0.0.2", port, 4, false).await;
         let _c = start_node("127.0.0.3", port, 5, false).await;
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -831,13 +912,20 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("nothing was stopped"), "{err}");
         assert_eq!(
             *log.lock().unwrap(),
             [
                 "DescribeServices",
-                "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c"
+                "UpdateTaskProtection enabled=true minutes=Some(60) arn:task/a,arn:task/b,arn:task/c",
+                "UpdateService desired=Some(2)",
             ],
-            "no protection released, no count lowered"
+            "no protection released: ECS can stop nothing while the victim still runs queries"
+        );
+        assert_eq!(
+            a.lock().unwrap().transitions,
+            ["ACTIVE", "SHUTTING_DOWN"],
+            "without a coordinator the victim is chosen by task ARN"
         );
     }
 
@@ -847,13 +935,23 @@ mod tests {
         let a = start_node("127.0.0.1", port, 1, true).await;
         let _b = start_node("127.0.0.2", port, 3, true).await;
         let _c = start_node("127.0.0.3", port, 4, true).await;
+        let (_server, coordinator) = coordinator(
+            port,
+            &[("127.0.0.1", 1), ("127.0.0.2", 3), ("127.0.0.3", 4)],
+        )
+        .await;
         let log = Arc::new(Mutex::new(Vec::new()));
         // Autoscaling lowered the count to 2 while 3 protected workers run.
         let (client, _rules) = ecs(2, log.clone());
         let fleet = EcsWorkerFleet::from_client(client, "lake", "lake-worker").with_node_port(port);
-        let report = follow_autoscaling(&fleet, &HttpNodeApi::new(), &options(), &mut |_: &str| {})
-            .await
-            .unwrap();
+        let report = follow_autoscaling(
+            &fleet,
+            &HttpNodeApi::new().with_coordinator(coordinator),
+            &options(),
+            &mut |_: &str| {},
+        )
+        .await
+        .unwrap();
         assert_eq!(report.drained, ["arn:task/a"]);
         assert_eq!(a.lock().unwrap().transitions, ["ACTIVE", "SHUTTING_DOWN"]);
         assert_eq!(
@@ -884,8 +982,9 @@ mod tests {
         .unwrap();
         assert_eq!(report.to, 4);
         assert_eq!(
-            log.lock().unwrap().last().unwrap(),
-            "UpdateService desired=Some(4)"
+            *log.lock().unwrap(),
+            ["DescribeServices", "UpdateService desired=Some(4)"],
+            "scaling out protects nothing, so no deployment is held up"
         );
     }
 

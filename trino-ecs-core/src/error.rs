@@ -148,6 +148,8 @@ fn classify(
         | "InvalidParameterValue"
         | "InvalidParameterValueException"
         | "InvalidParameterCombination"
+        // ECS reports most request validation failures (e.g. a bad task definition) as ClientException.
+        | "ClientException"
         | "ValidationError"
         | "HierarchyLevelLimitExceededException" => Error::InvalidParameter { operation, message },
         "NotImplemented" | "UnknownOperationException" | "InvalidAction" => {
@@ -206,6 +208,15 @@ mod tests {
             e.to_string(),
             "ecs:CreateService: invalid parameter: subnets can not be empty."
         );
+        assert!(matches!(
+            classify(
+                "ecs:RegisterTaskDefinition",
+                "ClientException",
+                "Fargate requires task definition to have execution role ARN to support ECR images.".into(),
+                boxed()
+            ),
+            Error::InvalidParameter { .. }
+        ));
         assert!(matches!(
             classify("ecs:X", "Boom", String::new(), boxed()),
             Error::Aws { .. }

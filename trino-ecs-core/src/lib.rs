@@ -37,5 +37,7 @@ pub mod live;
 pub mod model;
 pub mod plan;
 pub mod render;
+#[cfg(test)]
+mod testutil;
 
 pub use error::{Error, Result};

@@ -62,25 +62,99 @@ pub async fn create_catalog(
     Ok(())
 }
 
+/// The statement [`active_workers`] runs.
+pub const ACTIVE_WORKERS_SQL: &str =
+    "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'";
+
 /// Active workers as the coordinator sees them (`system.runtime.nodes`).
 pub async fn active_workers(client: &trino_client::Client) -> Result<i64> {
-    let result = client
-        .fetch_all(
-            "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'",
-        )
-        .await
-        .map_err(|e| Error::Trino {
-            node: "coordinator".into(),
-            reason: format!("counting workers: {e}"),
-        })?;
+    count(client, ACTIVE_WORKERS_SQL, "counting workers").await
+}
+
+/// The statement [`queued_queries`] runs.
+pub const QUEUED_SQL: &str = "SELECT count(*) FROM system.runtime.queries WHERE state = 'QUEUED'";
+
+/// Queries waiting in the coordinator's queue (`system.runtime.queries`): with [`active_workers`], the
+/// queued-queries-per-worker metric the step scaling policy's alarm watches.
+pub async fn queued_queries(client: &trino_client::Client) -> Result<i64> {
+    count(client, QUEUED_SQL, "counting queued queries").await
+}
+
+async fn count(client: &trino_client::Client, sql: &str, what: &str) -> Result<i64> {
+    let result = client.fetch_all(sql).await.map_err(|e| Error::Trino {
+        node: "coordinator".into(),
+        reason: format!("{what}: {e}"),
+    })?;
     match result.rows.first().and_then(|r| r.get(0)) {
         Some(trino_client::Value::BigInt(n)) => Ok(*n),
         other => Err(Error::Trino {
             node: "coordinator".into(),
-            reason: format!("unexpected worker count {other:?}"),
+            reason: format!("{what}: unexpected count {other:?}"),
         }),
     }
 }
+
+/// The catalogs of the running cluster (`SHOW CATALOGS`).
+pub async fn catalogs(client: &trino_client::Client) -> Result<Vec<String>> {
+    let result = client
+        .fetch_all("SHOW CATALOGS")
+        .await
+        .map_err(|e| Error::Trino {
+            node: "coordinator".into(),
+            reason: format!("SHOW CATALOGS: {e}"),
+        })?;
+    result
+        .rows
+        .iter()
+        .map(|row| match row.get(0) {
+            Some(trino_client::Value::Varchar(name)) => Ok(name.clone()),
+            other => Err(Error::Trino {
+                node: "coordinator".into(),
+                reason: format!("unexpected SHOW CATALOGS row {other:?}"),
+            }),
+        })
+        .collect()
+}
+
+/// Unfinished tasks per worker, keyed by the worker's `http_uri` (e.g. `http://10.0.1.7:8080`), as the coordinator
+/// sees them (`system.runtime.tasks` joined with `system.runtime.nodes`). Trino serves a worker's own task list
+/// (`GET /v1/task`) only to other nodes (`@ResourceSecurity(INTERNAL_ONLY)`), so this is the way an operator
+/// learns how busy each worker is. Only ACTIVE workers appear: Trino reads `system.runtime.tasks` from active
+/// nodes only, so a draining worker's tasks are invisible here (drain waits for the worker to exit instead).
+pub async fn active_tasks_by_node(
+    client: &trino_client::Client,
+) -> Result<std::collections::BTreeMap<String, u32>> {
+    let result = client
+        .fetch_all(ACTIVE_TASKS_SQL)
+        .await
+        .map_err(|e| Error::Trino {
+            node: "coordinator".into(),
+            reason: format!("counting tasks per worker: {e}"),
+        })?;
+    let mut out = std::collections::BTreeMap::new();
+    for row in &result.rows {
+        match (row.get(0), row.get(1)) {
+            (Some(trino_client::Value::Varchar(uri)), Some(trino_client::Value::BigInt(n))) => {
+                out.insert(
+                    uri.trim_end_matches('/').to_owned(),
+                    u32::try_from(*n).unwrap_or(u32::MAX),
+                );
+            }
+            other => {
+                return Err(Error::Trino {
+                    node: "coordinator".into(),
+                    reason: format!("unexpected row from system.runtime.tasks: {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The statement [`active_tasks_by_node`] runs.
+pub const ACTIVE_TASKS_SQL: &str = "SELECT n.http_uri, count(t.task_id) FROM system.runtime.nodes n \
+LEFT JOIN system.runtime.tasks t ON t.node_id = n.node_id AND t.state IN ('PLANNED', 'RUNNING', 'FLUSHING') \
+WHERE NOT n.coordinator GROUP BY n.http_uri";
 
 #[cfg(test)]
 mod tests {
@@ -107,65 +181,45 @@ mod tests {
         );
     }
 
-    /// A fake coordinator on loopback that answers every statement with one finished page and records the SQL
-    /// and the user it ran as.
-    async fn fake_coordinator(
-        data: serde_json::Value,
-    ) -> (
-        String,
-        std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-    ) {
-        use axum::extract::State;
-        use axum::http::HeaderMap;
-        type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
-        let seen: Seen = Default::default();
-        async fn statement(
-            State((seen, data)): State<(Seen, serde_json::Value)>,
-            headers: HeaderMap,
-            sql: String,
-        ) -> axum::Json<serde_json::Value> {
-            let user = headers
-                .get("x-trino-user")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            seen.lock().unwrap().push((user, sql));
-            axum::Json(serde_json::json!({
-                "id": "q1",
-                "columns": [{"name": "_col0", "type": "bigint", "typeSignature": {"rawType": "bigint", "arguments": []}}],
-                "data": data,
-                "stats": {"state": "FINISHED"}
-            }))
-        }
-        let app = axum::Router::new()
-            .route("/v1/statement", axum::routing::post(statement))
-            .with_state((seen.clone(), data));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (url, seen)
-    }
-
     #[tokio::test]
     async fn active_workers_and_create_catalog_go_through_the_trino_client() {
-        let (url, seen) = fake_coordinator(serde_json::json!([[3]])).await;
-        let client = trino_client::Client::builder(url.as_str())
-            .user(crate::render::OPS_USER)
-            .build()
-            .unwrap();
-        assert_eq!(active_workers(&client).await.unwrap(), 3);
         let props = vec![
             ("connector.name".to_owned(), "memory".to_owned()),
             ("memory.max-data-per-node".to_owned(), "128MB".to_owned()),
         ];
+        let create = create_catalog_sql("scratch", &props).unwrap();
+        let server = crate::testutil::coordinator(&[
+            (
+                ACTIVE_WORKERS_SQL,
+                &[("_col0", "bigint")],
+                serde_json::json!([[3]]),
+            ),
+            (QUEUED_SQL, &[("_col0", "bigint")], serde_json::json!([[7]])),
+            (
+                &create,
+                &[("result", "boolean")],
+                serde_json::json!([[true]]),
+            ),
+        ])
+        .await;
+        let client = trino_client::Client::builder(server.url().as_str())
+            .user(crate::render::OPS_USER)
+            .build()
+            .unwrap();
+        assert_eq!(active_workers(&client).await.unwrap(), 3);
+        assert_eq!(queued_queries(&client).await.unwrap(), 7);
         create_catalog(&client, "scratch", &props).await.unwrap();
-        let seen = seen.lock().unwrap().clone();
+        let seen = crate::testutil::statements(&server);
         assert_eq!(
             seen,
             [
                 (
                     "trino-lake-ops".to_owned(),
                     "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'".to_owned()
+                ),
+                (
+                    "trino-lake-ops".to_owned(),
+                    "SELECT count(*) FROM system.runtime.queries WHERE state = 'QUEUED'".to_owned()
                 ),
                 (
                     "trino-lake-ops".to_owned(),

@@ -58,6 +58,10 @@ pub struct DeployInputs {
     pub catalog_secrets: BTreeMap<String, String>,
     /// Values of the environment variables the cluster config names through `{ env = "VAR" }`.
     pub env: BTreeMap<String, SecretString>,
+    /// The value each catalog secret parameter (a value of `catalog_secrets`) will hold when the tasks start.
+    /// Only its digest is kept (in the services' content hash), so a rotated catalog password rolls the
+    /// services even though the task definition, which names only the parameter, did not change.
+    pub catalog_secret_values: BTreeMap<String, SecretString>,
 }
 
 impl DeployInputs {
@@ -324,6 +328,9 @@ pub struct Desired {
     pub services: Vec<ServiceSpec>,
     /// Worker autoscaling.
     pub scaling: ScalingSpec,
+    /// SHA-256 of each catalog secret parameter's value, by parameter name (see
+    /// [`DeployInputs::catalog_secret_values`]).
+    pub catalog_secret_digests: BTreeMap<String, Vec<u8>>,
 }
 
 /// Builds the desired state. Fails only on config that cannot be deployed (e.g. no execution role).
@@ -398,7 +405,11 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
             SecretRef::Parameter(name) => name.clone(),
             SecretRef::Env(var) => {
                 let name = format!("{secrets}/event-log-password");
-                let value = env_value(inputs, var, "event_log.password")?;
+                // Trino pastes the variable into the listener's JDBC URL query string (it has no separate
+                // password property), which Connector/J percent-decodes: store the value encoded.
+                let value = SecretString::new(crate::render::encode_jdbc_query_value(
+                    env_value(inputs, var, "event_log.password")?.expose(),
+                ));
                 parameters.insert(
                     name.clone(),
                     ParamSpec {
@@ -592,6 +603,16 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
         task_defs,
         services,
         scaling,
+        catalog_secret_digests: inputs
+            .catalog_secret_values
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    Sha256::digest(value.expose().as_bytes()).to_vec(),
+                )
+            })
+            .collect(),
     })
 }
 
@@ -653,7 +674,13 @@ impl Desired {
     pub fn service_hash(&self, service: &ServiceSpec) -> String {
         let task = &self.task_defs[&service.task_family];
         let mut hasher = Sha256::new();
-        hasher.update(serde_json::to_vec(service).expect("serialises"));
+        // The initial count is used only when the service is created (autoscaling owns the count afterwards), so
+        // changing `workers.desired` must not roll every worker.
+        let spec = ServiceSpec {
+            initial_count: 0,
+            ..service.clone()
+        };
+        hasher.update(serde_json::to_vec(&spec).expect("serialises"));
         hasher.update(self.task_def_hash(&service.task_family));
         for secret in &task.container.secrets {
             hasher.update(secret.value_from.as_bytes());
@@ -669,6 +696,13 @@ impl Desired {
                     }
                     ParamValue::Generated => hasher.update(b"generated"),
                 }
+            } else if let Some(digest) = self
+                .catalog_secret_digests
+                .iter()
+                .find(|(name, _)| secret.value_from.ends_with(name.as_str()))
+                .map(|(_, digest)| digest)
+            {
+                hasher.update(digest);
             }
         }
         hex16(&hasher.finalize())
@@ -698,6 +732,24 @@ mod tests {
                 "/trino/lake-local/catalogs/sales/secrets/password".into(),
             )]),
             env: BTreeMap::new(),
+            catalog_secret_values: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn event_log_password_is_stored_encoded_for_the_listener_url() {
+        let mut config = local();
+        config.event_log.as_mut().unwrap().password = Some(SecretRef::Env("EVENT_PW".into()));
+        let mut inputs = inputs();
+        inputs.env.insert(
+            "EVENT_PW".into(),
+            SecretString::new("p&ss w#%+=".to_owned()),
+        );
+        let d = desired(&config, &inputs).unwrap();
+        let param = &d.parameters["/trino/lake-local/secrets/event-log-password"];
+        match &param.value {
+            ParamValue::Secret(v) => assert_eq!(v.expose(), "p%26ss%20w%23%25%2B%3D"),
+            other => panic!("not a secret: {other:?}"),
         }
     }
 

@@ -622,6 +622,48 @@ mod tests {
     }
 
     #[test]
+    fn a_rotated_catalog_secret_rolls_the_services_and_nothing_else() {
+        let with = |password: &str| DeployInputs {
+            catalog_secrets: [(
+                "TRINO_CATALOG_SALES_PASSWORD".to_owned(),
+                "/trino/lake-local/catalogs/sales/secrets/password".to_owned(),
+            )]
+            .into(),
+            catalog_secret_values: [(
+                "/trino/lake-local/catalogs/sales/secrets/password".to_owned(),
+                SecretString::new(password.to_owned()),
+            )]
+            .into(),
+            ..inputs()
+        };
+        let before = desired_with(&with("old-password"));
+        let observed = converged(&before);
+        assert!(plan(&desired_with(&with("old-password")), &observed).is_empty());
+        let rotated = plan(&desired_with(&with("new-password")), &observed);
+        let kinds: Vec<&str> = rotated.actions.iter().map(Action::kind).collect();
+        assert_eq!(
+            kinds,
+            ["service", "service"],
+            "the task definitions name only the parameter; ECS injects the new value on a new deployment"
+        );
+        assert!(!rotated.to_string().contains("new-password"), "{rotated}");
+    }
+
+    #[test]
+    fn changing_the_initial_worker_count_rolls_nothing() {
+        let before = desired_with(&inputs());
+        let observed = converged(&before);
+        let mut after = before.clone();
+        for service in &mut after.services {
+            service.initial_count += 3;
+        }
+        assert!(
+            plan(&after, &observed).actions.is_empty(),
+            "the initial count matters only at creation; autoscaling owns the count afterwards"
+        );
+    }
+
+    #[test]
     fn empty_account_creates_everything_in_order() {
         let d = desired_with(&inputs());
         let p = plan(&d, &Observed::default());

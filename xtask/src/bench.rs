@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::common::pending;
+use crate::harness::Venv;
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
@@ -18,8 +18,21 @@ pub enum BenchCmd {
 /// Runs a benchmark.
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
-        BenchCmd::Client => pending("bench client", 3),
+        BenchCmd::Client => client(),
         BenchCmd::Deploy => crate::cluster::bench_deploy().await,
         BenchCmd::Lifecycle => crate::lifecycle::bench().await,
     }
+}
+
+/// `bench client`: the trino-client benchmark (`cargo bench -p trino-client --bench client`, optimised), with the
+/// harness venv's official python client as the baseline it prints ratios against.
+fn client() -> anyhow::Result<()> {
+    let root = crate::common::workspace_root()?;
+    let venv = Venv::ensure()?;
+    crate::testcmd::cargo(
+        &root,
+        &["bench", "-p", "trino-client", "--bench", "client"],
+        &[],
+        &[("LAKE_PYTHON", venv.python().display().to_string())],
+    )
 }

@@ -27,6 +27,10 @@ pub enum CatalogCmd {
         /// Publish without checking connectivity first.
         #[arg(long)]
         no_probe: bool,
+        /// After publishing, also run `CREATE CATALOG` on the running cluster at this coordinator URL (needs
+        /// `cluster.catalog_management = "dynamic"`), so analysts see the catalog without a restart.
+        #[arg(long, value_name = "COORDINATOR_URL")]
+        live: Option<String>,
     },
     /// List the catalogs in Parameter Store.
     List,
@@ -155,15 +159,31 @@ pub async fn execute(
                 }
             }
         }
-        CatalogCmd::Add { names, no_probe } => {
+        CatalogCmd::Add {
+            names,
+            no_probe,
+            live,
+        } => {
             let chosen = choose(config, &names)?;
             check_all(chosen.iter().map(|(n, s)| (*n, *s)))?;
+            // Checked before anything is published, so a refused --live leaves the store untouched.
+            let live = match live {
+                Some(url) => Some(live_client(config, &url)?),
+                None => None,
+            };
             let mut batch = Vec::new();
             for (name, spec) in chosen {
                 let secrets = trino_catalogs::spec::secrets_from(name, spec, env)?;
                 batch.push((name.to_owned(), spec.clone(), secrets));
             }
+            let published: Vec<(String, CatalogSpec)> = batch
+                .iter()
+                .map(|(n, s, _)| (n.clone(), s.clone()))
+                .collect();
             publish(&mut out, store, sdk, batch, no_probe).await?;
+            if let Some(client) = live {
+                create_live(&mut out, &client, &published).await?;
+            }
         }
         CatalogCmd::Import {
             dir,
@@ -295,6 +315,52 @@ pub async fn execute(
 
 /// Probes every catalog of the batch (unless `no_probe`), and only when all pass writes them: one unreachable
 /// catalog publishes nothing.
+/// A client of the running coordinator for `add --live`, acting as the ops user; refuses a cluster with static
+/// catalogs, where `CREATE CATALOG` does not exist.
+fn live_client(config: &LakeConfig, url: &str) -> anyhow::Result<trino_client::Client> {
+    anyhow::ensure!(
+        config.cluster.catalog_management == trino_ecs_core::config::CatalogManagement::Dynamic,
+        "--live needs `cluster.catalog_management = \"dynamic\"` in {} (Trino's catalog.management=dynamic); with static catalogs, `cargo xtask deploy` rolls the new catalog out",
+        config.source.display()
+    );
+    Ok(trino_client::Client::builder(url)
+        .user(trino_ecs_core::render::OPS_USER)
+        .build()?)
+}
+
+/// `CREATE CATALOG` on the running cluster for each published catalog it does not have yet. Trino has no
+/// `ALTER CATALOG`: a catalog it already has changes through a deploy, which rolls the services.
+async fn create_live(
+    out: &mut String,
+    client: &trino_client::Client,
+    published: &[(String, CatalogSpec)],
+) -> anyhow::Result<()> {
+    let existing = trino_ecs_core::live::catalogs(client)
+        .await
+        .context("published, but the running cluster could not be asked for its catalogs")?;
+    for (name, spec) in published {
+        if existing.iter().any(|c| c == name) {
+            writeln!(
+                out,
+                "{name}: already on the running cluster; Trino has no ALTER CATALOG, so `cargo xtask deploy` rolls the change out"
+            )?;
+            continue;
+        }
+        trino_ecs_core::live::create_catalog(client, name, &render(name, spec).properties)
+            .await
+            .with_context(|| {
+                format!(
+                    "{name} was published, but CREATE CATALOG failed on the running cluster; a catalog with new secrets needs `cargo xtask deploy` first (the containers get secret variables only through a deployment)"
+                )
+            })?;
+        writeln!(
+            out,
+            "{name}: created on the running cluster (CREATE CATALOG)"
+        )?;
+    }
+    Ok(())
+}
+
 async fn publish(
     out: &mut String,
     store: &dyn CatalogStore,
@@ -404,6 +470,100 @@ mod tests {
         dir
     }
 
+    /// `add --live` publishes, then creates on the running cluster only the catalogs it does not have yet, with
+    /// secrets as `${ENV:...}` references in the statement; with static catalogs it refuses before publishing.
+    #[tokio::test]
+    async fn add_live_creates_missing_catalogs_on_the_running_cluster() {
+        use trino_client::replay::{ReplayServer, Script};
+        let dir = scratch("live");
+        let mut config = config(&dir);
+        let store = MemoryCatalogStore::new(layout(&config).unwrap());
+        let env = |var: &str| var.ends_with("PASSWORD").then(|| SECRET.to_owned());
+        let lake = &config.catalogs["lake"];
+        let create =
+            trino_ecs_core::live::create_catalog_sql("lake", &render("lake", lake).properties)
+                .unwrap();
+        let server = ReplayServer::start().await.unwrap();
+        let page = |columns: serde_json::Value, data: serde_json::Value| {
+            Script::new().page(serde_json::json!({
+                "id": "20261126_000000_00000_live0", "columns": columns, "data": data,
+                "stats": {"state": "FINISHED"}
+            }))
+        };
+        server.add_query(
+            "SHOW CATALOGS",
+            page(
+                serde_json::json!([{"name": "Catalog", "type": "varchar(6)",
+                    "typeSignature": {"rawType": "varchar", "arguments": []}}]),
+                serde_json::json!([["crm"], ["system"]]),
+            ),
+        );
+        server.add_query(
+            &create,
+            page(serde_json::json!([]), serde_json::Value::Null),
+        );
+
+        let out = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Add {
+                names: vec!["lake".into(), "crm".into()],
+                no_probe: true,
+                live: Some(server.url()),
+            },
+            &env,
+        )
+        .await
+        .unwrap();
+        assert!(
+            out.contains("lake: created on the running cluster (CREATE CATALOG)"),
+            "{out}"
+        );
+        assert!(out.contains("crm: already on the running cluster"), "{out}");
+        assert!(!out.contains(SECRET), "{out}");
+        let statements: Vec<String> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| {
+                assert_eq!(
+                    r.header("x-trino-user"),
+                    Some(trino_ecs_core::render::OPS_USER)
+                );
+                r.body
+            })
+            .collect();
+        assert_eq!(statements, ["SHOW CATALOGS".to_owned(), create.clone()]);
+        assert!(
+            create.starts_with("CREATE CATALOG \"lake\" USING iceberg WITH ("),
+            "{create}"
+        );
+        assert_eq!(store.list().await.unwrap().len(), 2, "both were published");
+
+        // Static catalogs: refused before anything is published.
+        config.cluster.catalog_management = trino_ecs_core::config::CatalogManagement::Static;
+        let empty = MemoryCatalogStore::new(layout(&config).unwrap());
+        let err = execute(
+            &config,
+            &empty,
+            None,
+            CatalogCmd::Add {
+                names: vec!["lake".into()],
+                no_probe: true,
+                live: Some(server.url()),
+            },
+            &env,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("catalog_management = \"dynamic\""),
+            "{err:#}"
+        );
+        assert!(empty.list().await.unwrap().is_empty(), "nothing published");
+    }
+
     /// Every command's output and every rendered file is free of the secret values.
     #[tokio::test]
     async fn no_secret_value_is_ever_printed_or_rendered() {
@@ -423,10 +583,12 @@ mod tests {
             CatalogCmd::Add {
                 names: vec![],
                 no_probe: true,
+                live: None,
             },
             CatalogCmd::Add {
                 names: vec![],
                 no_probe: true,
+                live: None,
             },
             CatalogCmd::List,
             CatalogCmd::Show {
@@ -584,6 +746,7 @@ mod tests {
             CatalogCmd::Add {
                 names: vec!["sheets".into()],
                 no_probe: false,
+                live: None,
             },
             &env,
         )
@@ -598,6 +761,7 @@ mod tests {
             CatalogCmd::Add {
                 names: vec!["sheets".into(), "dead".into()],
                 no_probe: false,
+                live: None,
             },
             &env,
         )

@@ -59,14 +59,28 @@ pub struct ScaleArgs {
     /// Give up draining a worker after this many seconds (its protection stays; nothing is killed).
     #[arg(long, default_value_t = 3600)]
     pub drain_timeout: u64,
+    /// The coordinator's base URL (e.g. http://10.0.1.5:8080): the least busy workers (fewest unfinished tasks
+    /// in `system.runtime.tasks`) are drained first, and with --follow each pass publishes the
+    /// queued-queries-per-worker metric the step scaling policy watches. Without it, workers are picked by task
+    /// ARN and the metric is not published.
+    #[arg(long)]
+    pub coordinator: Option<String>,
 }
 
-/// The rendered catalogs and their secret parameters: every catalog in the catalog store (added with
-/// `catalog add`), overlaid by the config's `[catalogs]` (which `deploy` publishes to the store).
+/// What the catalogs contribute to a deploy.
+struct CatalogInputs {
+    files: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+    secret_values: BTreeMap<String, model::SecretString>,
+}
+
+/// The rendered catalogs, their secret parameters and the values those will hold: every catalog in the catalog
+/// store (added with `catalog add`), overlaid by the config's `[catalogs]` (which `deploy` publishes to the
+/// store, so their secret values come from the environment, like the publish).
 async fn catalog_inputs(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
-) -> anyhow::Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
+) -> anyhow::Result<CatalogInputs> {
     let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
     let store = SsmCatalogStore::from_sdk_config(sdk, layout.clone());
     let mut specs: BTreeMap<String, trino_catalogs::CatalogSpec> = store
@@ -77,23 +91,57 @@ async fn catalog_inputs(
         .map(|c| (c.name, c.spec))
         .collect();
     specs.extend(config.catalogs.iter().map(|(n, s)| (n.clone(), s.clone())));
-    let mut files = BTreeMap::new();
-    let mut secrets = BTreeMap::new();
+    let mut out = CatalogInputs {
+        files: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        secret_values: BTreeMap::new(),
+    };
     for (name, spec) in &specs {
-        files.insert(name.clone(), trino_catalogs::render(name, spec).text);
+        out.files
+            .insert(name.clone(), trino_catalogs::render(name, spec).text);
         for s in layout.ecs_secrets(name, spec) {
-            secrets.insert(s.env, s.parameter);
+            out.secrets.insert(s.env, s.parameter);
+        }
+        let from_env = if config.catalogs.contains_key(name) {
+            trino_catalogs::spec::secrets_from_env(name, spec)?
+        } else {
+            Default::default()
+        };
+        for f in spec.secret_fields() {
+            let (parameter, value) =
+                match (&f.source, from_env.get(&f.field)) {
+                    (trino_catalogs::SecretRef::Env(_), Some(value)) => (
+                        layout.secret_parameter(name, &f.field),
+                        value.expose().to_owned(),
+                    ),
+                    (trino_catalogs::SecretRef::Env(_), None) => {
+                        let parameter = layout.secret_parameter(name, &f.field);
+                        let value = store.read_secret(&parameter).await.with_context(|| {
+                            format!("reading catalog {name}'s secret {}", f.field)
+                        })?;
+                        (parameter, value.expose().to_owned())
+                    }
+                    (trino_catalogs::SecretRef::Parameter(p), _) => {
+                        let value = store.read_secret(p).await.with_context(|| {
+                            format!("reading catalog {name}'s secret {}", f.field)
+                        })?;
+                        (p.clone(), value.expose().to_owned())
+                    }
+                };
+            out.secret_values
+                .insert(parameter, model::SecretString::new(value));
         }
     }
-    Ok((files, secrets))
+    Ok(out)
 }
 
 /// The desired state of the cluster `config` describes.
 pub async fn desired(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<Desired> {
-    let (catalog_files, catalog_secrets) = catalog_inputs(config, sdk).await?;
+    let catalogs = catalog_inputs(config, sdk).await?;
     let inputs = DeployInputs {
-        catalog_files,
-        catalog_secrets,
+        catalog_files: catalogs.files,
+        catalog_secrets: catalogs.secrets,
+        catalog_secret_values: catalogs.secret_values,
         env: DeployInputs::read_env(config)?,
     };
     Ok(model::desired(config, &inputs)?)
@@ -163,6 +211,11 @@ async fn deploy_config(
     }
     publish_catalogs(config, sdk).await?;
     let options = DeployOptions {
+        owner: format!(
+            "{} pid {}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            std::process::id()
+        ),
         lock_wait: Duration::from_secs(lock_wait),
         ..Default::default()
     };
@@ -255,6 +308,34 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Publishes the queued-queries-per-worker metric the step scaling policy's alarm watches. A failure is reported
+/// and the drain loop goes on: draining matters more than one missed data point.
+async fn publish_queue_metric(aws: &AwsCluster, cluster: &str, client: &trino_client::Client) {
+    let counts = async {
+        let queued = trino_ecs_core::live::queued_queries(client).await?;
+        let workers = trino_ecs_core::live::active_workers(client).await?;
+        Ok::<_, trino_ecs_core::Error>((queued, workers))
+    };
+    let result = match counts.await {
+        Ok((queued, workers)) => aws
+            .publish_queue_metric(
+                cluster,
+                u32::try_from(queued).unwrap_or(u32::MAX),
+                u32::try_from(workers).unwrap_or(u32::MAX),
+            )
+            .await
+            .map(|()| (queued, workers)),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((queued, workers)) => println!(
+            "metric {}: {queued} queued / {workers} workers",
+            trino_ecs_core::model::QUEUED_METRIC
+        ),
+        Err(e) => eprintln!("warning: queued-queries metric not published: {e}"),
+    }
+}
+
 /// Runs `scale`: drains workers before lowering the count, so no running query is killed.
 pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     let config = global.load()?;
@@ -267,14 +348,33 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     let options = ScaleOptions {
         drain_timeout: Duration::from_secs(args.drain_timeout),
         grace_period: Duration::from_secs(u64::from(config.cluster.shutdown_grace_period_seconds)),
+        // The drain loop renews protection every pass: it must outlast the pause between passes.
+        protection_minutes: args
+            .follow
+            .map_or(10, |every| (every.div_ceil(60) * 2).clamp(10, 2880) as i32),
         ..Default::default()
     };
-    let nodes = HttpNodeApi::new();
+    let coordinator = match &args.coordinator {
+        Some(url) => Some(
+            trino_client::Client::builder(url.as_str())
+                .user(trino_ecs_core::render::OPS_USER)
+                .build()?,
+        ),
+        None => None,
+    };
+    let mut nodes = HttpNodeApi::new();
+    if let Some(client) = &coordinator {
+        nodes = nodes.with_coordinator(client.clone());
+    }
     if let Some(every) = args.follow {
         println!(
             "drain loop: every {every} s, protect all workers and drain those above autoscaling's count"
         );
+        let aws = adapter(&config, &sdk);
         loop {
+            if let Some(client) = &coordinator {
+                publish_queue_metric(&aws, &config.cluster.name, client).await;
+            }
             let report = drain::follow_autoscaling(&fleet, &nodes, &options, &mut |line: &str| {
                 println!("{line}")
             })

@@ -45,11 +45,6 @@ pub async fn sdk_config(config: &LakeConfig) -> anyhow::Result<aws_config::SdkCo
     Ok(loader.load().await)
 }
 
-/// Tells the user which capability is not built yet, and fails: no fake output.
-pub fn pending(what: &str, issue: u32) -> anyhow::Result<()> {
-    anyhow::bail!("`{what}` is not built yet (tracked in issue #{issue}); nothing was done")
-}
-
 /// The workspace root (where the top-level Cargo.toml is), for paths such as `target/`.
 pub fn workspace_root() -> anyhow::Result<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

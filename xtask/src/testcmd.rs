@@ -55,7 +55,9 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
     )
 }
 
-fn cargo(
+/// Runs `cargo ARGS [-- FILTER...]` in the workspace root with extra environment variables; fails on a non-zero
+/// exit.
+pub fn cargo(
     root: &std::path::Path,
     args: &[&str],
     filter: &[String],
