@@ -278,17 +278,17 @@ impl Classifier {
     /// partitions were read, so per-partition heat comes from the access log).
     pub fn add_table_access(&mut self, access: &TableAccess, location: &TableLocation) {
         let key = format!("{}metadata/", location.prefix);
+        let last = access.last_access.map(|t| t.and_utc());
         // The event log's own window is the caller's; its queries count toward the rate when it reaches into ours.
-        let in_window = self.in_window(access.last_access);
+        let in_window = last.is_some_and(|t| self.in_window(t));
         let s = self.stats(&location.bucket, &key);
         s.reads += access.queries;
         if in_window {
             s.window_reads += access.queries;
         }
-        s.last_access = Some(
-            s.last_access
-                .map_or(access.last_access, |l| l.max(access.last_access)),
-        );
+        if let Some(last) = last {
+            s.last_access = Some(s.last_access.map_or(last, |l| l.max(last)));
+        }
     }
 
     /// Classifies every prefix seen, sorted by bucket and prefix.

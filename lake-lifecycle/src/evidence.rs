@@ -284,21 +284,26 @@ pub fn read_inventory_csv<R: std::io::Read>(
     Ok(n)
 }
 
-/// Table-level access from Trino's query event log (the lead's `events` code fills this).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A table's access from Trino's query event log (`cargo xtask events table-access` writes one per line as
+/// JSON), the evidence [`crate::classify::Classifier::add_table_access`] consumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableAccess {
-    /// Trino catalog.
+    /// The Trino catalog.
     pub catalog: String,
-    /// Schema (Glue database).
+    /// The schema (for an Iceberg catalog on Glue: the Glue database).
     pub schema: String,
-    /// Table.
+    /// The table.
     pub table: String,
-    /// The last query that read the table.
-    pub last_access: DateTime<Utc>,
-    /// Queries that read it in the window.
+    /// Queries that read it.
     pub queries: u64,
-    /// Average queries per day in the window.
-    pub queries_per_day: f64,
+    /// Distinct UTC days on which it was read.
+    pub days_accessed: u64,
+    /// The first read in the window (UTC).
+    pub first_access: Option<chrono::NaiveDateTime>,
+    /// The last read in the window (UTC).
+    pub last_access: Option<chrono::NaiveDateTime>,
+    /// Bytes read from it.
+    pub bytes_scanned: u64,
 }
 
 /// Where a table's files are.

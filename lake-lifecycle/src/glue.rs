@@ -4,7 +4,16 @@
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::{Error, Result};
-use crate::evidence::{TableLocation, parse_s3_url};
+use crate::evidence::{TableAccess, TableLocation, parse_s3_url};
+
+/// Event-log table access matched to the tables' S3 locations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocatedAccess {
+    /// Each access with where its table's files are.
+    pub located: Vec<(TableAccess, TableLocation)>,
+    /// `catalog.schema.table` and why it was left out.
+    pub skipped: Vec<(String, String)>,
+}
 
 /// Looks up table locations in the Glue Data Catalog.
 #[derive(Debug, Clone)]
@@ -16,6 +25,38 @@ impl GlueTableLocations {
     /// Wraps a client built by the caller.
     pub fn new(client: aws_sdk_glue::Client) -> GlueTableLocations {
         GlueTableLocations { client }
+    }
+
+    /// Locates the tables of `accesses` read through `glue_catalogs` (the Trino catalogs that are Iceberg on
+    /// this Glue Data Catalog; their schemas are Glue databases). Tables of other catalogs and tables Glue no
+    /// longer has are left out with the reason; any other Glue failure is an error.
+    pub async fn locate_all(
+        &self,
+        accesses: Vec<TableAccess>,
+        glue_catalogs: &std::collections::BTreeSet<String>,
+    ) -> Result<LocatedAccess> {
+        let mut out = LocatedAccess::default();
+        for access in accesses {
+            let name = format!("{}.{}.{}", access.catalog, access.schema, access.table);
+            if !glue_catalogs.contains(&access.catalog) {
+                out.skipped.push((
+                    name,
+                    format!(
+                        "catalog {} is not an Iceberg catalog on Glue",
+                        access.catalog
+                    ),
+                ));
+                continue;
+            }
+            match self.location(&access.schema, &access.table).await {
+                Ok(location) => out.located.push((access, location)),
+                Err(Error::NotFound { what }) => {
+                    out.skipped.push((name, format!("{what} not found")))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// The table's bucket and root prefix. [`Error::NotFound`] if Glue has no such table.

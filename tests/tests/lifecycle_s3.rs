@@ -184,4 +184,68 @@ async fn glue_locations_for_iceberg_and_hive_tables() {
         matches!(missing, lake_lifecycle::Error::NotFound { .. }),
         "{missing}"
     );
+
+    // The event log's table access (as `events table-access` writes it) reaches the classifier through these
+    // locations: Glue-catalog tables are located, others are left out with the reason.
+    let jsonl = format!(
+        concat!(
+            r#"{{"catalog":"lake","schema":"{db}","table":"events","queries":40,"days_accessed":20,"#,
+            r#""first_access":"2026-05-01T08:00:00","last_access":"2026-05-30T17:45:12","bytes_scanned":1000}}"#,
+            "\n",
+            r#"{{"catalog":"lake","schema":"{db}","table":"gone","queries":1,"days_accessed":1,"#,
+            r#""first_access":"2026-05-02T08:00:00","last_access":"2026-05-02T08:00:00","bytes_scanned":5}}"#,
+            "\n",
+            r#"{{"catalog":"orders","schema":"shop","table":"orders","queries":9,"days_accessed":3,"#,
+            r#""first_access":null,"last_access":null,"bytes_scanned":0}}"#,
+        ),
+        db = db
+    );
+    let accesses: Vec<lake_lifecycle::evidence::TableAccess> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("the events table-access line parses"))
+        .collect();
+    let located = locations
+        .locate_all(accesses, &["lake".to_owned()].into())
+        .await
+        .unwrap();
+    assert_eq!(located.located.len(), 1);
+    assert_eq!(located.located[0].1, events);
+    let skipped: Vec<&str> = located.skipped.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        skipped,
+        [format!("lake.{db}.gone").as_str(), "orders.shop.orders"]
+    );
+    assert!(
+        located.skipped[1]
+            .1
+            .contains("not an Iceberg catalog on Glue")
+    );
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut classifier = lake_lifecycle::classify::Classifier::new(
+        lake_lifecycle::classify::PrefixScheme::default(),
+        lake_lifecycle::classify::Thresholds::default(),
+        now,
+    );
+    for (access, location) in &located.located {
+        classifier.add_table_access(access, location);
+    }
+    let classes = classifier.finish();
+    let metadata = classes
+        .iter()
+        .find(|c| c.prefix == format!("warehouse/{db}.db/events/metadata/"))
+        .expect("the table's metadata prefix is classified");
+    assert_eq!(metadata.bucket, "acme-lake");
+    assert_eq!(metadata.stats.reads, 40);
+    assert_eq!(
+        metadata.stats.last_access.map(|t| t.to_rfc3339()),
+        Some("2026-05-30T17:45:12+00:00".to_owned())
+    );
+    assert_eq!(
+        metadata.temperature,
+        lake_lifecycle::classify::Temperature::Hot,
+        "{metadata:?}"
+    );
 }

@@ -8,7 +8,10 @@ use clap::{Args, Subcommand};
 use comfy_table::Table;
 use lake_lifecycle::classify::{Classifier, PrefixScheme, Thresholds};
 use lake_lifecycle::cost::{CostBreakdown, PriceTable};
-use lake_lifecycle::evidence::{InventorySchema, parse_access_log_line, read_inventory_csv};
+use lake_lifecycle::evidence::{
+    InventorySchema, TableAccess, TableLocation, parse_access_log_line, read_inventory_csv,
+};
+use lake_lifecycle::glue::GlueTableLocations;
 use lake_lifecycle::plan::{apply, plan};
 use lake_lifecycle::policy::PolicyDocument;
 use lake_lifecycle::recommend::{MIN_EVIDENCE_DAYS, compare, recommend};
@@ -72,6 +75,11 @@ pub struct AnalyzeArgs {
     /// Server access log files, or directories of them.
     #[arg(long)]
     access_log: Vec<PathBuf>,
+    /// Table access from Trino's event log (JSON Lines, as `cargo xtask events table-access --out FILE`
+    /// writes): each table of an Iceberg catalog of the lake config is located through Glue, and its
+    /// `metadata/` prefix counts the queries that read it.
+    #[arg(long)]
+    table_access: Vec<PathBuf>,
     /// Judge "now" at this time (RFC 3339). Default: the current time.
     #[arg(long)]
     now: Option<String>,
@@ -112,7 +120,10 @@ pub struct ReportArgs {
 pub async fn run(global: &Global, cmd: LifecycleCmd) -> anyhow::Result<()> {
     match cmd {
         LifecycleCmd::Validate { file } => validate(global, file),
-        LifecycleCmd::Analyze(args) => analyze(args),
+        LifecycleCmd::Analyze(args) => {
+            let located = locate_table_access(global, &args.table_access).await?;
+            analyze(args, &located)
+        }
         LifecycleCmd::Report(args) => report(args),
         LifecycleCmd::Plan(target) => plan_or_apply(global, target, None).await,
         LifecycleCmd::Apply {
@@ -218,10 +229,52 @@ fn files_in(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
+/// Reads `events table-access` files and locates their tables through Glue (nothing to do without files).
+async fn locate_table_access(
+    global: &Global,
+    files: &[PathBuf],
+) -> anyhow::Result<Vec<(TableAccess, TableLocation)>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut accesses = Vec::new();
+    for path in files {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            accesses.push(serde_json::from_str::<TableAccess>(line).with_context(|| {
+                format!(
+                    "{}:{}: not a table-access line (as `cargo xtask events table-access` writes)",
+                    path.display(),
+                    i + 1
+                )
+            })?);
+        }
+    }
+    let config = global.load()?;
+    let glue_catalogs: std::collections::BTreeSet<String> = config
+        .catalogs
+        .iter()
+        .filter(|(_, spec)| matches!(spec, trino_catalogs::CatalogSpec::Iceberg(_)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let sdk = sdk_config(&config).await?;
+    let glue = GlueTableLocations::new(aws_sdk_glue::Client::new(&sdk));
+    let located = glue.locate_all(accesses, &glue_catalogs).await?;
+    for (table, why) in &located.skipped {
+        eprintln!("table access: {table} left out: {why}");
+    }
+    Ok(located.located)
+}
+
+fn analyze(args: AnalyzeArgs, table_access: &[(TableAccess, TableLocation)]) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !args.inventory.is_empty() || !args.access_log.is_empty(),
-        "give evidence: --inventory FILE and/or --access-log FILE|DIR"
+        !args.inventory.is_empty() || !args.access_log.is_empty() || !table_access.is_empty(),
+        "give evidence: --inventory FILE, --access-log FILE|DIR and/or --table-access FILE"
     );
     let now = match &args.now {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
@@ -287,6 +340,9 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
                 learner.add_access(&record)?;
             }
         }
+    }
+    for (access, location) in table_access {
+        classifier.add_table_access(access, location);
     }
     let classes = classifier.finish();
     if let (Some(learner), Some(path)) = (learner, &args.write_policy) {
@@ -716,6 +772,7 @@ mod tests {
             inventory: vec![inventory],
             inventory_schema: "Bucket, Key, Size, LastModifiedDate, StorageClass".into(),
             access_log: vec![logs],
+            table_access: Vec::new(),
             now: Some(format!("{now}T00:00:00Z")),
             depth: 3,
             partition_depth: 1,
@@ -731,7 +788,7 @@ mod tests {
         let now = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
         let (inv, logs) = lake(&dir.0, now, 90);
         let out = dir.0.join("policy.json");
-        analyze(args(inv, logs, now, out.clone())).unwrap();
+        analyze(args(inv, logs, now, out.clone()), &[]).unwrap();
         let doc = PolicyDocument::load(&out).unwrap();
         assert_eq!(lake_lifecycle::validate::validate(&doc), vec![]);
         let data = format!("{TABLE}data/");
@@ -770,7 +827,7 @@ mod tests {
         let out = dir.0.join("policy.json");
         let mut a = args(inv, logs, now, out.clone());
         a.inventory_schema = "Bucket, Key, Size, StorageClass".into();
-        let err = analyze(a).unwrap_err().to_string();
+        let err = analyze(a, &[]).unwrap_err().to_string();
         assert!(
             err.contains("LastModifiedDate") && err.contains("--write-policy"),
             "{err}"
@@ -784,7 +841,7 @@ mod tests {
         let now = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
         let (inv, logs) = lake(&dir.0, now, 5);
         let out = dir.0.join("policy.json");
-        let err = analyze(args(inv, logs, now, out.clone()))
+        let err = analyze(args(inv, logs, now, out.clone()), &[])
             .unwrap_err()
             .to_string();
         assert!(

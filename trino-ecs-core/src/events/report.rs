@@ -111,26 +111,9 @@ pub struct CatalogUsage {
     pub bytes_scanned: u64,
 }
 
-/// A table's access, the evidence the lifecycle classifier consumes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct TableAccess {
-    /// The catalog.
-    pub catalog: String,
-    /// The schema.
-    pub schema: String,
-    /// The table.
-    pub table: String,
-    /// Queries that read it.
-    pub queries: u64,
-    /// Distinct UTC days on which it was read.
-    pub days_accessed: u64,
-    /// The first read in the window (UTC).
-    pub first_access: Option<NaiveDateTime>,
-    /// The last read in the window (UTC).
-    pub last_access: Option<NaiveDateTime>,
-    /// Bytes read from it.
-    pub bytes_scanned: u64,
-}
+/// A table's access, the evidence the lifecycle classifier consumes (lake-lifecycle's type, so what
+/// `events table-access` writes is exactly what `lifecycle analyze --table-access` reads).
+pub use lake_lifecycle::evidence::TableAccess;
 
 /// A name and how often it occurred.
 #[derive(Debug, Clone, PartialEq, Serialize)]
