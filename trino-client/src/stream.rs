@@ -749,15 +749,14 @@ mod tests {
         }
     }
 
+    fn empty_row() -> Row {
+        Row::new(Vec::new(), Arc::new(crate::value::Columns::new(Vec::new())))
+    }
+
     #[tokio::test]
     async fn a_driver_that_dies_mid_query_is_an_error_not_a_short_result() {
         let (tx, rx) = mpsc::channel(4);
-        tx.send(Ok(Chunk::Rows(vec![Row::new(
-            Vec::new(),
-            Arc::new(crate::value::Columns::new(Vec::new())),
-        )])))
-        .await
-        .unwrap();
+        tx.send(Ok(Chunk::Rows(vec![empty_row()]))).await.unwrap();
         drop(tx); // what a panicking driver task leaves behind: no `End`
         let mut s = stream(rx);
         assert!(s.next().await.unwrap().is_ok());
@@ -769,12 +768,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_query_ends_the_stream() {
         let (tx, rx) = mpsc::channel(4);
-        tx.send(Ok(Chunk::Rows(vec![Row::new(
-            Vec::new(),
-            Arc::new(crate::value::Columns::new(Vec::new())),
-        )])))
-        .await
-        .unwrap();
+        tx.send(Ok(Chunk::Rows(vec![empty_row()]))).await.unwrap();
         tx.send(Ok(Chunk::End)).await.unwrap();
         drop(tx);
         let rows: Vec<Result<Row>> = stream(rx).collect().await;

@@ -662,6 +662,24 @@ async fn wait_for(
     );
 }
 
+/// Waits until the query was cancelled (`DELETE nextUri`), then checks that fewer than `max_gets` GETs of paths
+/// starting with `gets_under` were made: the client stopped polling.
+async fn assert_cancelled(server: &ReplayServer, what: &str, gets_under: &str, max_gets: usize) {
+    wait_for(server, what, |r| {
+        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
+    })
+    .await;
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with(gets_under))
+        .count();
+    assert!(
+        gets < max_gets,
+        "{what}: the client kept polling: {gets} GETs"
+    );
+}
+
 #[tokio::test]
 async fn dropping_the_stream_cancels_the_query() {
     let server = ReplayServer::start().await.unwrap();
@@ -674,19 +692,7 @@ async fn dropping_the_stream_cancels_the_query() {
     let mut stream = c.execute("SELECT big").await.unwrap();
     stream.next().await.unwrap().unwrap();
     drop(stream);
-    wait_for(&server, "DELETE nextUri", |r| {
-        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
-    })
-    .await;
-    let gets = server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET")
-        .count();
-    assert!(
-        gets < 10,
-        "the client kept polling after the drop: {gets} GETs"
-    );
+    assert_cancelled(&server, "DELETE nextUri after the drop", "/", 10).await;
 }
 
 #[tokio::test]
@@ -1047,19 +1053,7 @@ async fn an_errored_stream_cancels_the_query() {
     }
     assert!(stream.next().await.is_none(), "nothing after the error");
     // The stream is still alive: the error alone must cancel the query.
-    wait_for(&server, "DELETE nextUri after the error", |r| {
-        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
-    })
-    .await;
-    let gets = server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET")
-        .count();
-    assert!(
-        gets < 40,
-        "the driver kept polling after the error: {gets} GETs"
-    );
+    assert_cancelled(&server, "DELETE nextUri after the error", "/", 40).await;
     drop(stream);
 
     // Spooling protocol: the error arrives through a segment's batches.
@@ -1091,19 +1085,13 @@ async fn an_errored_stream_cancels_the_query() {
     let mut stream = c.execute("SELECT bad_segment").await.unwrap();
     let err = stream.next().await.unwrap().unwrap_err();
     assert!(err.to_string().contains("metadata says"), "{err}");
-    wait_for(&server, "DELETE nextUri after the segment error", |r| {
-        r.method == "DELETE" && r.path.starts_with("/v1/statement/")
-    })
+    assert_cancelled(
+        &server,
+        "DELETE nextUri after the segment error",
+        "/v1/statement/",
+        40,
+    )
     .await;
-    let gets = server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.starts_with("/v1/statement/"))
-        .count();
-    assert!(
-        gets < 40,
-        "the driver kept polling after the error: {gets} GETs"
-    );
 }
 
 #[tokio::test]
