@@ -708,3 +708,63 @@ async fn two_concurrent_deploys_serialise_on_the_lock() {
     assert!(deploy::plan(&a, &desired).await.unwrap().is_empty());
     assert_no_duplicates(&sdk, &config.cluster.name).await;
 }
+
+/// A deploy confirms a plan, then waits for the lock while another deploy changes the cluster: the plan it would
+/// apply under the lock differs from the confirmed one, so it is confirmed again, never applied unseen.
+#[tokio::test]
+async fn a_plan_changed_while_waiting_for_the_lock_is_confirmed_again() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let desired = model::desired(&config, &inputs).unwrap();
+    let aws = AwsCluster::new(&sdk);
+    let held = aws
+        .lock(
+            &desired.lock_parameter,
+            &desired.cluster,
+            "the other deploy",
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<usize>>> = Default::default();
+    let waiting = {
+        let (sdk, desired, seen) = (sdk.clone(), desired.clone(), seen.clone());
+        tokio::spawn(async move {
+            let aws = AwsCluster::new(&sdk);
+            let options = DeployOptions {
+                lock_wait: Duration::from_secs(60),
+                ..Default::default()
+            };
+            let mut confirm = |p: &trino_ecs_core::plan::Plan| {
+                seen.lock().unwrap().push(p.actions.len());
+                true
+            };
+            deploy::deploy(&aws, &desired, &options, &mut confirm, &mut |_| {}).await
+        })
+    };
+    while seen.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The lock holder applies part of the same plan, as a deploy that was cut off would.
+    let observed = aws.observe(&desired).await.unwrap();
+    let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
+    partial.actions.truncate(partial.actions.len() / 2);
+    aws.apply(&desired, &partial, &observed, &mut |_| {})
+        .await
+        .unwrap();
+    aws.unlock(held).await.unwrap();
+
+    let applied = waiting.await.unwrap().unwrap().expect("confirmed again");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the changed plan was confirmed again: {seen:?}"
+    );
+    assert!(seen[1] < seen[0], "{seen:?}");
+    assert_eq!(seen[1], applied.actions.len());
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+    assert_no_duplicates(&sdk, &config.cluster.name).await;
+}

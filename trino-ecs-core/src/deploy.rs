@@ -74,14 +74,19 @@ pub async fn deploy(
         }
     };
     let result = async {
+        // Re-planned under the lock: another deploy may have changed the cluster since `first` was confirmed.
+        // A plan that differs from the confirmed one is confirmed again, never applied unseen.
         let observed = aws.observe(desired).await?;
         let plan = plan::plan(desired, &observed);
+        if !plan.is_empty() && plan != first && !confirm(&plan) {
+            return Ok(None);
+        }
         aws.apply(desired, &plan, &observed, progress).await?;
-        Ok(plan)
+        Ok(Some(plan))
     }
     .await;
     let released = aws.unlock(lock).await;
     let plan = result?;
     released?;
-    Ok(Some(plan))
+    Ok(plan)
 }
