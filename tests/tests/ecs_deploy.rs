@@ -77,6 +77,25 @@ fn inputs(config: &LakeConfig) -> DeployInputs {
     }
 }
 
+/// The desired state of `config` without catalog secrets (whose parameters these tests do not create).
+fn desired_without_catalog_secrets(config: &LakeConfig) -> model::Desired {
+    let mut inputs = inputs(config);
+    inputs.catalog_secrets.clear();
+    model::desired(config, &inputs).unwrap()
+}
+
+/// Takes the deploy lock as "the other deploy" for ten minutes.
+async fn hold_lock(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core::aws::DeployLock {
+    aws.lock(
+        &desired.lock_parameter,
+        &desired.cluster,
+        "the other deploy",
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap()
+}
+
 async fn run_deploy(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core::plan::Plan {
     deploy::deploy(
         aws,
@@ -477,9 +496,7 @@ fn old_hash(plan: &trino_ecs_core::plan::Plan, service: usize) -> String {
 async fn deploy_killed_midway_converges_without_duplicates() {
     let sdk = lake_tests::aws_config().await;
     let config = config();
-    let mut inputs = inputs(&config);
-    inputs.catalog_secrets.clear();
-    let desired = model::desired(&config, &inputs).unwrap();
+    let desired = desired_without_catalog_secrets(&config);
     let aws = AwsCluster::new(&sdk);
 
     // Apply only part of the first plan, stopping right after the first task definition, as a crash would.
@@ -557,19 +574,9 @@ async fn deploy_killed_midway_converges_without_duplicates() {
 async fn a_held_lock_stops_a_second_deploy() {
     let sdk = lake_tests::aws_config().await;
     let config = config();
-    let mut inputs = inputs(&config);
-    inputs.catalog_secrets.clear();
-    let desired = model::desired(&config, &inputs).unwrap();
+    let desired = desired_without_catalog_secrets(&config);
     let aws = AwsCluster::new(&sdk);
-    let held = aws
-        .lock(
-            &desired.lock_parameter,
-            &desired.cluster,
-            "the other deploy",
-            Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    let held = hold_lock(&aws, &desired).await;
     let options = DeployOptions {
         lock_wait: Duration::from_secs(3),
         ..Default::default()
@@ -681,9 +688,7 @@ async fn a_deploy_killed_after_any_step_converges_on_rerun() {
 async fn two_concurrent_deploys_serialise_on_the_lock() {
     let sdk = lake_tests::aws_config().await;
     let config = config();
-    let mut inputs = inputs(&config);
-    inputs.catalog_secrets.clear();
-    let desired = model::desired(&config, &inputs).unwrap();
+    let desired = desired_without_catalog_secrets(&config);
     let (a, b) = (AwsCluster::new(&sdk), AwsCluster::new(&sdk));
     let options = DeployOptions {
         lock_wait: Duration::from_secs(60),
@@ -715,19 +720,9 @@ async fn two_concurrent_deploys_serialise_on_the_lock() {
 async fn a_plan_changed_while_waiting_for_the_lock_is_confirmed_again() {
     let sdk = lake_tests::aws_config().await;
     let config = config();
-    let mut inputs = inputs(&config);
-    inputs.catalog_secrets.clear();
-    let desired = model::desired(&config, &inputs).unwrap();
+    let desired = desired_without_catalog_secrets(&config);
     let aws = AwsCluster::new(&sdk);
-    let held = aws
-        .lock(
-            &desired.lock_parameter,
-            &desired.cluster,
-            "the other deploy",
-            Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    let held = hold_lock(&aws, &desired).await;
     let seen: std::sync::Arc<std::sync::Mutex<Vec<usize>>> = Default::default();
     let waiting = {
         let (sdk, desired, seen) = (sdk.clone(), desired.clone(), seen.clone());
