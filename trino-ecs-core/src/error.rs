@@ -90,6 +90,14 @@ pub enum Error {
         /// The limit.
         seconds: u64,
     },
+    /// A local process or file the local task runner needs failed.
+    #[error("local runner: cannot {what}: {reason}")]
+    Local {
+        /// What the runner was doing.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// Any other AWS failure.
     #[error("{operation} failed: {code}: {message}")]
     Aws {

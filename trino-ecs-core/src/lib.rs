@@ -37,6 +37,7 @@ pub mod live;
 pub mod model;
 pub mod plan;
 pub mod render;
+pub mod runner;
 #[cfg(test)]
 mod testutil;
 
