@@ -35,14 +35,15 @@ async fn run(spec: &CatalogSpec, secrets: &SecretValues) -> Result<ProbeReport, 
 
 #[tokio::test]
 async fn mysql_probe_classifies_failures() {
-    let _ = lake_tests::mysql_url();
+    // The harness's MariaDB listens on a port of its own choosing.
+    let mysql = lake_tests::mysql_addr();
     // A user with a password, so that a wrong password is a real authentication failure.
     let user = lake_tests::unique_name("cat").replace('-', "_");
     let mut root = mysql_async::Conn::new(
-        mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .user(Some("root"))
-            .prefer_socket(false),
+        mysql_async::OptsBuilder::from_opts(
+            mysql_async::Opts::from_url(&lake_tests::mysql_url()).expect("LAKE_TEST_MYSQL_URL"),
+        )
+        .prefer_socket(false),
     )
     .await
     .expect("root login to MariaDB");
@@ -62,7 +63,7 @@ async fn mysql_probe_classifies_failures() {
 
     // Trino's MySQL connector takes no database in the URL (each database is a schema of the catalog).
     let ok = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
+        &CatalogSpec::Mysql(jdbc(&format!("jdbc:mysql://{mysql}"), &user, true)),
         &pw("right-pw"),
     )
     .await
@@ -80,7 +81,7 @@ async fn mysql_probe_classifies_failures() {
 
     // A URL naming a database is refused before connecting, as Trino would refuse to start the catalog.
     let named = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306/test", "root", false)),
+        &CatalogSpec::Mysql(jdbc(&format!("jdbc:mysql://{mysql}/test"), "root", false)),
         &SecretValues::new(),
     )
     .await
@@ -93,7 +94,7 @@ async fn mysql_probe_classifies_failures() {
     );
 
     let wrong = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
+        &CatalogSpec::Mysql(jdbc(&format!("jdbc:mysql://{mysql}"), &user, true)),
         &pw("wrong-pw"),
     )
     .await
@@ -136,10 +137,10 @@ async fn mysql_probe_classifies_failures() {
     // This MariaDB has TLS disabled: a URL that requires TLS (verifying or not) must fail as TLS, not as
     // something vaguer, while sslMode=DISABLED logs in.
     for url in [
-        "jdbc:mysql://127.0.0.1:3306?sslMode=REQUIRED",
-        "jdbc:mysql://127.0.0.1:3306?useSSL=true&requireSSL=true",
-        "jdbc:mysql://127.0.0.1:3306?sslMode=VERIFY_CA",
-        "jdbc:mysql://127.0.0.1:3306?sslMode=VERIFY_IDENTITY",
+        &format!("jdbc:mysql://{mysql}?sslMode=REQUIRED"),
+        &format!("jdbc:mysql://{mysql}?useSSL=true&requireSSL=true"),
+        &format!("jdbc:mysql://{mysql}?sslMode=VERIFY_CA"),
+        &format!("jdbc:mysql://{mysql}?sslMode=VERIFY_IDENTITY"),
     ] {
         let tls = run(
             &CatalogSpec::Mysql(jdbc(url, "root", false)),
@@ -154,7 +155,7 @@ async fn mysql_probe_classifies_failures() {
     }
     let plain = run(
         &CatalogSpec::Mysql(jdbc(
-            "jdbc:mysql://127.0.0.1:3306?sslMode=DISABLED",
+            &format!("jdbc:mysql://{mysql}?sslMode=DISABLED"),
             "root",
             false,
         )),
@@ -165,7 +166,7 @@ async fn mysql_probe_classifies_failures() {
     assert!(plain.checks[0].contains("(plaintext)"), "{plain:?}");
 
     let no_secret = run(
-        &CatalogSpec::Mysql(jdbc("jdbc:mysql://127.0.0.1:3306", &user, true)),
+        &CatalogSpec::Mysql(jdbc(&format!("jdbc:mysql://{mysql}"), &user, true)),
         &SecretValues::new(),
     )
     .await
@@ -185,10 +186,15 @@ async fn mysql_probe_classifies_failures() {
 
 #[tokio::test]
 async fn postgres_and_redshift_probes_classify_failures() {
-    let _ = lake_tests::postgres_url();
+    // The harness's PostgreSQL listens on a port of its own choosing.
+    let pg_addr = lake_tests::postgres_addr();
+    let pg_port = pg_addr
+        .rsplit_once(':')
+        .map(|(_, port)| port.to_owned())
+        .unwrap();
     let ok = run(
         &CatalogSpec::Postgresql(jdbc(
-            "jdbc:postgresql://127.0.0.1:5432/test",
+            &format!("jdbc:postgresql://{pg_addr}/test"),
             "postgres",
             false,
         )),
@@ -206,7 +212,7 @@ async fn postgres_and_redshift_probes_classify_failures() {
 
     // Redshift speaks the PostgreSQL protocol: the redshift probe path works against PostgreSQL.
     let rs = trino_catalogs::spec::RedshiftCatalog {
-        url: "jdbc:redshift://127.0.0.1:5432/test?ssl=false".into(),
+        url: format!("jdbc:redshift://{pg_addr}/test?ssl=false"),
         user: "postgres".into(),
         password: None,
         unload_location: None,
@@ -217,14 +223,14 @@ async fn postgres_and_redshift_probes_classify_failures() {
         .await
         .expect("redshift path login");
     assert!(
-        ok.checks[0].starts_with("redshift 127.0.0.1:5432"),
+        ok.checks[0].starts_with(&format!("redshift {pg_addr}")),
         "{ok:?}"
     );
 
     let missing = lake_tests::unique_name("nodb").replace('-', "_");
     let db = run(
         &CatalogSpec::Postgresql(jdbc(
-            &format!("jdbc:postgresql://127.0.0.1:5432/{missing}"),
+            &format!("jdbc:postgresql://{pg_addr}/{missing}"),
             "postgres",
             false,
         )),
@@ -237,7 +243,11 @@ async fn postgres_and_redshift_probes_classify_failures() {
     // Trust authentication accepts any password, but not a role that does not exist.
     let role = lake_tests::unique_name("norole").replace('-', "_");
     let auth = run(
-        &CatalogSpec::Postgresql(jdbc("jdbc:postgresql://127.0.0.1:5432/test", &role, true)),
+        &CatalogSpec::Postgresql(jdbc(
+            &format!("jdbc:postgresql://{pg_addr}/test"),
+            &role,
+            true,
+        )),
         &pw("x"),
     )
     .await
@@ -282,33 +292,33 @@ async fn postgres_and_redshift_probes_classify_failures() {
     };
     let logs_in = [
         (
-            pg("jdbc:postgresql://127.0.0.1:5432/test?sslmode=require"),
+            pg(&format!("jdbc:postgresql://{pg_addr}/test?sslmode=require")),
             "tls required, certificate not verified",
         ),
         (
-            pg("jdbc:postgresql://127.0.0.1:5432/test"),
+            pg(&format!("jdbc:postgresql://{pg_addr}/test")),
             "tls if offered, certificate not verified",
         ),
         (
             pg(&format!(
-                "jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-ca&sslrootcert={SNAKEOIL}"
+                "jdbc:postgresql://{pg_addr}/test?sslmode=verify-ca&sslrootcert={SNAKEOIL}"
             )),
             "tls required, certificate chain verified",
         ),
         (
             pg(&format!(
-                "jdbc:postgresql://localhost:5432/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
+                "jdbc:postgresql://localhost:{pg_port}/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
             )),
             "tls required, certificate chain and host name verified",
         ),
         (
             redshift(&format!(
-                "jdbc:redshift://127.0.0.1:5432/test?sslrootcert={SNAKEOIL}"
+                "jdbc:redshift://{pg_addr}/test?sslrootcert={SNAKEOIL}"
             )),
             "tls required, certificate chain verified",
         ),
         (
-            redshift("jdbc:redshift://127.0.0.1:5432/test?sslmode=require"),
+            redshift(&format!("jdbc:redshift://{pg_addr}/test?sslmode=require")),
             "tls required, certificate not verified",
         ),
     ];
@@ -321,21 +331,23 @@ async fn postgres_and_redshift_probes_classify_failures() {
     let refused = [
         // Self-signed: no public root signs it.
         (
-            pg("jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-ca"),
+            pg(&format!(
+                "jdbc:postgresql://{pg_addr}/test?sslmode=verify-ca"
+            )),
             "UnknownIssuer",
         ),
         (
-            pg("jdbc:postgresql://127.0.0.1:5432/test?ssl=true"),
+            pg(&format!("jdbc:postgresql://{pg_addr}/test?ssl=true")),
             "UnknownIssuer",
         ),
         (
-            redshift("jdbc:redshift://127.0.0.1:5432/test"),
+            redshift(&format!("jdbc:redshift://{pg_addr}/test")),
             "UnknownIssuer",
         ),
         // The chain is trusted, but the certificate names localhost, not 127.0.0.1.
         (
             pg(&format!(
-                "jdbc:postgresql://127.0.0.1:5432/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
+                "jdbc:postgresql://{pg_addr}/test?sslmode=verify-full&sslrootcert={SNAKEOIL}"
             )),
             "not valid for name",
         ),

@@ -133,7 +133,7 @@ async fn fresh_database() -> Db {
         .map_or(server.as_str(), |(base, _)| base)
         .to_owned();
     let pool = mysql_async::Pool::new(format!("{base}/{name}").as_str());
-    let url = format!("jdbc:mysql://127.0.0.1:3306/{name}");
+    let url = format!("jdbc:mysql://{}/{name}", lake_tests::mysql_addr());
     Db { pool, url, name }
 }
 
@@ -745,9 +745,10 @@ async fn wrong_password_is_a_connect_error() {
     let reader = EventLogReader::new(&db.url, "nobody_here", Some("wrong")).unwrap();
     let error = reader.check_schema().await.unwrap_err();
     assert!(
-        error
-            .to_string()
-            .starts_with("cannot connect to the event-log database at 127.0.0.1:3306/"),
+        error.to_string().starts_with(&format!(
+            "cannot connect to the event-log database at {}/",
+            lake_tests::mysql_addr()
+        )),
         "{error}"
     );
     reader.close().await;

@@ -72,8 +72,12 @@ pub fn import(file_name: &str, text: &str) -> Result<Imported> {
                     if s3_region.as_ref().is_some_and(|r| *r != region) {
                         props.insert("s3.region".into(), s3_region.unwrap_or_default());
                     }
-                    if props.get("fs.native-s3.enabled").map(String::as_str) == Some("true") {
-                        props.remove("fs.native-s3.enabled");
+                    // The typed catalog always renders the S3 switch under the name of the cluster's
+                    // release, so either name (before or after Trino 481's rename) is absorbed.
+                    for switch in crate::render::S3_FILE_SYSTEM_SWITCHES {
+                        if props.get(switch).map(String::as_str) == Some("true") {
+                            props.remove(switch);
+                        }
                     }
                     let path_style = match props.remove("s3.path-style-access").as_deref() {
                         Some("true") => true,
@@ -231,6 +235,22 @@ mod tests {
             assert_eq!(imported.spec, spec, "{name}");
             assert!(imported.secrets.is_empty());
             assert_eq!(render(name, &imported.spec).text, rendered.text);
+        }
+    }
+
+    /// A catalog file rendered for Trino 481 (`fs.s3.enabled`) imports to the same definition as one rendered
+    /// for 476 (`fs.native-s3.enabled`).
+    #[test]
+    fn either_s3_switch_name_imports_to_the_typed_catalog() {
+        let json = r#"{"connector":"iceberg","region":"eu-west-1","warehouse":"s3://lake/wh"}"#;
+        let spec: CatalogSpec = serde_json::from_str(json).unwrap();
+        for version in [476, 481] {
+            let text = crate::render::render_for("lake", &spec, crate::TrinoVersion(version)).text;
+            assert_eq!(
+                import("lake.properties", &text).unwrap().spec,
+                spec,
+                "{version}"
+            );
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`spec`]: the definitions (`[catalogs.<name>]` in the lake config), secret references, redacting
 //!   [`SecretValue`], deterministic secret env var names (`TRINO_CATALOG_<NAME>_<FIELD>`).
-//! - [`mod@render`]: definition -> `.properties` text, secrets only as `${ENV:NAME}`. Pure.
+//! - [`mod@render`]: definition -> `.properties` text for one Trino release ([`TrinoVersion`]), secrets only
+//!   as `${ENV:NAME}`. Pure.
 //! - [`properties`]: the Java properties escaper (ASCII output, proven against the JDK in
 //!   `tests/java_roundtrip.rs`) and reader. Pure.
 //! - [`mod@validate`]: names, required settings, JDBC URLs (a MySQL URL names no database, as Trino requires),
@@ -36,10 +37,12 @@ pub mod render;
 pub mod spec;
 pub mod store;
 pub mod validate;
+pub mod version;
 
 pub use error::{Error, Issue, Result};
-pub use render::{Rendered, SecretEnv, render};
+pub use render::{Rendered, SecretEnv, render, render_for};
 pub use spec::{
     CatalogSpec, SecretRef, SecretValue, SecretValues, secret_env_name, secrets_from_env,
 };
 pub use validate::{check, check_all, validate};
+pub use version::TrinoVersion;

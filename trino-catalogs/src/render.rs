@@ -1,9 +1,35 @@
-//! Catalog -> Trino `.properties` text. Pure: no IO, cannot fail.
+//! Catalog -> Trino `.properties` text for one Trino release. Pure: no IO, cannot fail.
+//!
+//! The property names follow the release the cluster runs ([`TrinoVersion`]): a node refuses to start, or a
+//! `CREATE CATALOG` fails, on a property its release does not know. [`render`] and [`properties`] render for
+//! [`TrinoVersion::OLDEST_SUPPORTED`], which every supported release also reads (the one rename so far kept the
+//! old name as a deprecated alias); deploys render with [`render_for`] and the cluster's own release.
 
 use std::collections::BTreeMap;
 
 use crate::properties::write_properties;
 use crate::spec::{CatalogSpec, SecretRef, secret_env_name};
+use crate::version::TrinoVersion;
+
+/// The first release that calls the native S3 file system switch `fs.s3.enabled`; older releases know only
+/// `fs.native-s3.enabled` and refuse the new name. Source: trinodb/trino#29070 ("Remove \"native\" from file
+/// system configs", merged by 2026-04-13, between the 480 and 481 cuts; its follow-up #29089 is dated
+/// 2026-04-13), whose `FileSystemConfig` binds `@Config("fs.s3.enabled")` and keeps
+/// `@LegacyConfig("fs.native-s3.enabled")`, so 481 still reads the old name, with a deprecation warning.
+pub const FS_S3_ENABLED_SINCE: TrinoVersion = TrinoVersion(481);
+
+/// The property that turns on Trino's native S3 file system in `version`.
+pub fn s3_file_system_switch(version: TrinoVersion) -> &'static str {
+    if version >= FS_S3_ENABLED_SINCE {
+        "fs.s3.enabled"
+    } else {
+        "fs.native-s3.enabled"
+    }
+}
+
+/// Every name the native S3 switch has had; a free-form property must use none of them, because the typed
+/// rendering always sets the one the cluster's release knows.
+pub const S3_FILE_SYSTEM_SWITCHES: [&str; 2] = ["fs.native-s3.enabled", "fs.s3.enabled"];
 
 /// A catalog rendered for Trino.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +65,18 @@ impl Rendered {
     }
 }
 
-/// The Trino properties of a catalog (secrets as `${ENV:NAME}`), without the `connector.name` ordering.
+/// The Trino properties of a catalog for [`TrinoVersion::OLDEST_SUPPORTED`] (see [`properties_for`]).
 pub fn properties(name: &str, spec: &CatalogSpec) -> BTreeMap<String, String> {
+    properties_for(name, spec, TrinoVersion::OLDEST_SUPPORTED)
+}
+
+/// The Trino properties of a catalog for `version` (secrets as `${ENV:NAME}`), without the `connector.name`
+/// ordering.
+pub fn properties_for(
+    name: &str,
+    spec: &CatalogSpec,
+    version: TrinoVersion,
+) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     let mut set = |k: &str, v: &str| {
         p.insert(k.to_owned(), v.to_owned());
@@ -60,7 +96,7 @@ pub fn properties(name: &str, spec: &CatalogSpec) -> BTreeMap<String, String> {
                 "iceberg.file-format",
                 i.file_format.as_deref().unwrap_or("PARQUET"),
             );
-            set("fs.native-s3.enabled", "true");
+            set(s3_file_system_switch(version), "true");
             set("s3.region", &i.region);
             if let Some(e) = &i.s3_endpoint {
                 set("s3.endpoint", e);
@@ -116,13 +152,19 @@ pub fn extra_properties(spec: &CatalogSpec) -> &BTreeMap<String, String> {
     }
 }
 
-/// Renders a catalog: deterministic text (same spec, same bytes) and the secret env references it uses.
+/// Renders a catalog for [`TrinoVersion::OLDEST_SUPPORTED`] (see [`render_for`]).
 pub fn render(name: &str, spec: &CatalogSpec) -> Rendered {
+    render_for(name, spec, TrinoVersion::OLDEST_SUPPORTED)
+}
+
+/// Renders a catalog for Trino `version`: deterministic text (same spec and version, same bytes) and the secret
+/// env references it uses.
+pub fn render_for(name: &str, spec: &CatalogSpec, version: TrinoVersion) -> Rendered {
     let mut properties = vec![(
         "connector.name".to_owned(),
         spec.connector_name().to_owned(),
     )];
-    properties.extend(self::properties(name, spec));
+    properties.extend(self::properties_for(name, spec, version));
     let text = write_properties(
         Some(&format!(
             "catalog {name}: rendered by trino-catalogs; edit the catalog definition, not this file"
@@ -219,6 +261,35 @@ mod tests {
         assert_eq!(p["fs.native-s3.enabled"], "true");
         assert_eq!(p["s3.path-style-access"], "true");
         assert!(r.secrets.is_empty());
+    }
+
+    /// Trino 481 renamed the native S3 switch (trinodb/trino#29070); 476..=480 know only the old name.
+    #[test]
+    fn iceberg_s3_switch_follows_the_release() {
+        let spec = CatalogSpec::Iceberg(IcebergCatalog {
+            region: "eu-west-1".into(),
+            warehouse: "s3://lake/wh".into(),
+            glue_database: None,
+            glue_endpoint: None,
+            catalog_id: None,
+            s3_endpoint: None,
+            s3_path_style: false,
+            file_format: None,
+            properties: BTreeMap::new(),
+        });
+        for (version, on, off) in [
+            (476, "fs.native-s3.enabled", "fs.s3.enabled"),
+            (480, "fs.native-s3.enabled", "fs.s3.enabled"),
+            (481, "fs.s3.enabled", "fs.native-s3.enabled"),
+        ] {
+            let p = properties_for("lake", &spec, TrinoVersion(version));
+            assert_eq!(p[on], "true", "{version}");
+            assert!(!p.contains_key(off), "{version}");
+        }
+        assert_eq!(
+            render("lake", &spec),
+            render_for("lake", &spec, TrinoVersion(476))
+        );
     }
 
     #[test]

@@ -348,6 +348,18 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                 &field,
                 "is set by a typed field of this connector; use that field".to_owned(),
             );
+        } else if matches!(spec, CatalogSpec::Iceberg(_))
+            && crate::render::S3_FILE_SYSTEM_SWITCHES.contains(&k.as_str())
+        {
+            // The typed rendering sets the switch under the name the cluster's release knows; a second one
+            // under the other name would make a release refuse the catalog.
+            bad(
+                &field,
+                format!(
+                    "is rendered by this connector under the name the cluster's Trino release knows \
+                     (`fs.native-s3.enabled` before 481, `fs.s3.enabled` from 481); remove {k:?}"
+                ),
+            );
         }
         if !secret && v.contains("${ENV:") {
             bad(
@@ -671,6 +683,28 @@ mod tests {
             ]
         );
         assert!(is_region("us-gov-west-1") && is_region("ap-southeast-3") && !is_region("useast1"));
+    }
+
+    /// The S3 switch is typed under both of its names: a free-form copy would give a release a property it
+    /// refuses (476 does not know `fs.s3.enabled`) or a second, conflicting switch.
+    #[test]
+    fn iceberg_s3_switch_is_not_free_form_under_either_name() {
+        for key in ["fs.native-s3.enabled", "fs.s3.enabled"] {
+            let spec = CatalogSpec::Iceberg(IcebergCatalog {
+                region: "eu-west-1".into(),
+                warehouse: "s3://lake/wh".into(),
+                glue_database: None,
+                glue_endpoint: None,
+                catalog_id: None,
+                s3_endpoint: None,
+                s3_path_style: false,
+                file_format: None,
+                properties: [(key.to_owned(), "true".to_owned())].into(),
+            });
+            let issues = validate("lake", &spec);
+            assert_eq!(issues.len(), 1, "{key}: {issues:?}");
+            assert_eq!(issues[0].field, format!("properties.{key:?}"));
+        }
     }
 
     #[test]

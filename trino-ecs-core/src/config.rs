@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use trino_catalogs::validate::{check_bucket, is_catalog_name, is_region, parse_s3_uri};
-use trino_catalogs::{CatalogSpec, SecretRef};
+use trino_catalogs::{CatalogSpec, SecretRef, TrinoVersion};
 
 /// A validated lake config.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,11 +86,18 @@ pub enum CatalogManagement {
 pub struct ClusterConfig {
     /// The ECS cluster name; also names services, task families and parameter paths.
     pub name: String,
-    /// Trino's `node.environment`; defaults to the cluster name.
+    /// Trino's `node.environment`, `[a-z0-9][_a-z0-9]*` (airlift refuses anything else, `-` included);
+    /// defaults to the cluster name with every other character replaced by `_` (see
+    /// [`LakeConfig::environment`]).
     #[serde(default)]
     pub environment: Option<String>,
-    /// The container image, `trinodb/trino:<version>` or a mirror of it, with an explicit tag or digest.
+    /// The container image, `trinodb/trino:<version>` or a mirror of it, with an explicit tag or digest. The
+    /// Trino release is read from the tag (see [`image_tag_version`]) unless `trino_version` says it.
     pub image: String,
+    /// The Trino release the image runs, for an image whose tag does not say it: a mirror tagged `prod`, or a
+    /// reference pinned by digest only. When the tag names a release too, both must agree.
+    #[serde(default)]
+    pub trino_version: Option<u32>,
     /// `FARGATE` or `EC2`.
     pub launch_type: LaunchType,
     /// Subnets of the tasks (awsvpc networking).
@@ -320,12 +327,65 @@ impl LakeConfig {
         }
     }
 
-    /// Trino's `node.environment`.
-    pub fn environment(&self) -> &str {
-        self.cluster
-            .environment
-            .as_deref()
-            .unwrap_or(&self.cluster.name)
+    /// Trino's `node.environment`: `cluster.environment`, or else the cluster name made valid for airlift's
+    /// `[a-z0-9][_a-z0-9]*` ([`environment_from_name`]: `lake-local` becomes `lake_local`).
+    pub fn environment(&self) -> String {
+        match &self.cluster.environment {
+            Some(environment) => environment.clone(),
+            None => environment_from_name(&self.cluster.name),
+        }
+    }
+
+    /// The Trino release the cluster runs: `cluster.trino_version`, or else the one the image tag names.
+    ///
+    /// On failure: the dotted key to blame and a message naming the value. [`LakeConfig::parse`] reports the
+    /// same problem, so a loaded config always has a version; a config changed in code may not.
+    pub fn trino_version(&self) -> Result<TrinoVersion, (&'static str, String)> {
+        let c = &self.cluster;
+        let from_tag = image_tag_version(&c.image);
+        let (key, version) = match (c.trino_version, from_tag) {
+            (Some(given), Some(tagged)) if given != tagged => {
+                return Err((
+                    "cluster.trino_version",
+                    format!(
+                        "{given} disagrees with cluster.image {:?}, whose tag names Trino {tagged}; \
+                         remove trino_version or make them agree",
+                        c.image
+                    ),
+                ));
+            }
+            (Some(given), _) => ("cluster.trino_version", given),
+            (None, Some(tagged)) => ("cluster.image", tagged),
+            (None, None) => {
+                return Err((
+                    "cluster.image",
+                    format!(
+                        "{:?} names no Trino release in its tag (a mirror tagged by name, or a reference \
+                         pinned by digest only): set cluster.trino_version to the release it runs, e.g. {}",
+                        c.image,
+                        TrinoVersion::OLDEST_SUPPORTED
+                    ),
+                ));
+            }
+        };
+        let version = TrinoVersion(version);
+        if !version.is_supported() {
+            let what = if key == "cluster.image" {
+                format!("{:?} is Trino {version}", c.image)
+            } else {
+                format!("{version}")
+            };
+            return Err((
+                key,
+                format!(
+                    "{what}, a release trino-ecs-core cannot render configuration for: supported releases are \
+                     {}..={} (docs/trino-versions.md lists what differs between them)",
+                    TrinoVersion::OLDEST_SUPPORTED,
+                    TrinoVersion::NEWEST_SUPPORTED
+                ),
+            ));
+        }
+        Ok(version)
     }
 
     /// The worker count at first deploy.
@@ -393,20 +453,21 @@ impl LakeConfig {
             );
         }
         if let Some(env) = &c.environment
-            && (env.is_empty()
-                || !env
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'))
+            && !is_node_environment(env)
         {
             bad(
                 "cluster.environment",
                 format!(
-                    "{env:?} must be lowercase letters, digits and '_' (Trino's node.environment)"
+                    "{env:?} is not a valid Trino node.environment: airlift accepts only [a-z0-9][_a-z0-9]* \
+                     (lowercase letters, digits and '_', not starting with '_'), e.g. {:?}",
+                    environment_from_name(env)
                 ),
             );
         }
         if let Err(why) = check_image(&c.image) {
             bad("cluster.image", format!("{:?} {why}", c.image));
+        } else if let Err((key, why)) = self.trino_version() {
+            bad(key, why);
         }
         // Every task definition uses awsvpc networking whatever the launch type (workers announce their own IP
         // and nodes reach them directly), and an awsvpc service needs subnets on EC2 as on Fargate.
@@ -664,6 +725,57 @@ fn redact_url_credentials(url: &str) -> String {
     out
 }
 
+/// Whether `environment` passes airlift's `node.environment` rule, `[a-z0-9][_a-z0-9]*`.
+pub fn is_node_environment(environment: &str) -> bool {
+    let mut chars = environment.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A valid `node.environment` made from a name: lowercased, every character outside `[a-z0-9_]` replaced by
+/// `_`, and `e` put in front when the result would not start with a letter or digit.
+pub fn environment_from_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        out.insert(0, 'e');
+    }
+    out
+}
+
+/// The Trino release an image reference's tag names, if any: the tag is what follows the last `:` of the
+/// last path segment (so a registry port such as `registry:5000/` is not mistaken for it), a digest
+/// (`@sha256:...`) is ignored, and the tag must start with the release number, optionally followed by a
+/// `-` suffix as in the official per-architecture tags (`476-arm64`). `trinodb/trino:476`,
+/// `registry:5000/trino:476@sha256:...` and `....dkr.ecr....amazonaws.com/trino:476-arm64` all name 476;
+/// `trino:prod` and `trinodb/trino@sha256:...` name none.
+pub fn image_tag_version(image: &str) -> Option<u32> {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let without_digest = last.split('@').next().unwrap_or(last);
+    let (_, tag) = without_digest.split_once(':')?;
+    let digits = tag.len() - tag.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, rest) = tag.split_at(digits);
+    if number.is_empty() || !(rest.is_empty() || rest.starts_with('-')) {
+        return None;
+    }
+    number.parse().ok()
+}
+
 fn is_name(name: &str, max: usize) -> bool {
     let mut chars = name.chars();
     name.len() <= max
@@ -686,9 +798,9 @@ fn check_image(image: &str) -> Result<(), &'static str> {
     }
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.split_once(':') {
-        None => Err("needs an explicit tag, e.g. trinodb/trino:480"),
+        None => Err("needs an explicit tag, e.g. trinodb/trino:476"),
         Some((_, "latest")) => {
-            Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:480")
+            Err("uses the `latest` tag; pin a Trino version, e.g. trinodb/trino:476")
         }
         Some((_, "")) => Err("has an empty tag"),
         Some(_) => Ok(()),

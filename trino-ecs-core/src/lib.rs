@@ -29,6 +29,7 @@
 pub mod aws;
 pub mod calls;
 pub mod config;
+pub mod demo;
 pub mod deploy;
 pub mod drain;
 pub mod error;

@@ -336,6 +336,12 @@ pub struct Desired {
 /// Builds the desired state. Fails only on config that cannot be deployed (e.g. no execution role).
 pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     let c = &config.cluster;
+    let version = config
+        .trino_version()
+        .map_err(|(field, reason)| Error::InvalidConfig {
+            field: field.into(),
+            reason,
+        })?;
     let execution_role = c
         .execution_role_arn
         .clone()
@@ -443,8 +449,11 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
                 value: ParamValue::Text(text.clone()),
             },
         );
+        // `TRINO_FILE_CATALOG_<NAME>_PROPERTIES`, not `TRINO_CATALOG_<NAME>`: the latter is the shape of the
+        // catalogs' secret variables (`TRINO_CATALOG_<NAME>_<FIELD>`), so the file of a catalog `orders_password`
+        // would have taken the name of the password of a catalog `orders`.
         catalog_files.push((
-            file_env("CATALOG", catalog),
+            file_env("FILE", &format!("catalog/{catalog}.properties")),
             format!("{CATALOG_DIR}/{catalog}.properties"),
             name,
         ));
@@ -462,7 +471,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     let mut services = Vec::new();
     for role in [Role::Coordinator, Role::Worker] {
         let mut files = Vec::new();
-        for (file, text) in render::render_node(config, role) {
+        for (file, text) in render::render_node(config, role, version) {
             let name = format!("{rendered}/{}/{file}", role.as_str());
             parameters.insert(
                 name.clone(),
@@ -627,7 +636,8 @@ fn env_value(inputs: &DeployInputs, var: &str, field: &str) -> Result<SecretStri
         })
 }
 
-/// `TRINO_FILE_CONFIG_PROPERTIES` style variable names for injected files.
+/// `TRINO_FILE_CONFIG_PROPERTIES` style variable names for injected files (`catalog/x.properties` gives
+/// `TRINO_FILE_CATALOG_X_PROPERTIES`).
 fn file_env(kind: &str, file: &str) -> String {
     let upper: String = file
         .chars()
@@ -642,13 +652,40 @@ fn file_env(kind: &str, file: &str) -> String {
     format!("TRINO_{kind}_{upper}")
 }
 
-/// The container command: write each injected variable to its file, then exec the image's launcher.
+/// The image's entrypoint, which the container command execs once the files are written.
+pub const RUN_TRINO: &str = "/usr/lib/trino/bin/run-trino";
+
+/// The part of the container command that gives the node its `node.id`: the task's hostname up to its first
+/// dot, every character outside `[A-Za-z0-9_-]` turned into `_`, appended to `node.properties`.
+///
+/// Why the command does it, not the image: `run-trino` adds `-Dnode.id=$HOSTNAME`, and on Fargate (awsvpc)
+/// the hostname is the task's private DNS name, `ip-10-0-1-23.ec2.internal`, which airlift refuses ("Invalid
+/// configuration property node.id: should match [A-Za-z0-9][_A-Za-z0-9-]*", seen on a real 476). The first
+/// label, `ip-10-0-1-23`, is the task's private IP: unique in the VPC while the task runs and stable for its
+/// whole life, which is what Trino wants of a node id. With `node.id` in the file, `run-trino` adds nothing.
+/// `HOSTNAME` is read from the kernel when the variable is missing, and a hostname that yields no valid id
+/// stops the container with a message instead of starting a node Trino would refuse. The id goes on a line
+/// of its own even if the injected file lost its final newline on the way through SSM.
+pub fn node_id_script() -> String {
+    format!(
+        "host=${{HOSTNAME:-$(cat /proc/sys/kernel/hostname)}}; \
+         node_id=$(printf '%s' \"${{host%%.*}}\" | LC_ALL=C tr -c 'A-Za-z0-9_-' '_'); \
+         case $node_id in [A-Za-z0-9]*) ;; \
+         *) echo \"cannot make a Trino node.id of the hostname '$host'\" >&2; exit 1;; esac; \
+         printf '\\nnode.id=%s\\n' \"$node_id\" >> {CONFIG_DIR}/node.properties"
+    )
+}
+
+/// The container command: write each injected variable to its file, give the node its id
+/// ([`node_id_script`]), then exec the image's entrypoint ([`RUN_TRINO`]).
 fn entry_script(files: &[(String, String, String)]) -> String {
     let mut script = format!("set -eu; mkdir -p {CATALOG_DIR}");
     for (var, path, _) in files {
         script.push_str(&format!("; printf '%s' \"${var}\" > {path}"));
     }
-    script.push_str("; exec /usr/lib/trino/bin/run-trino");
+    script.push_str("; ");
+    script.push_str(&node_id_script());
+    script.push_str(&format!("; exec {RUN_TRINO}"));
     script
 }
 
@@ -829,6 +866,124 @@ mod tests {
         );
     }
 
+    /// Runs the container command as ECS would, with the image's paths moved into a temporary directory and
+    /// the final `exec` replaced, and returns the `node.properties` it leaves (or the shell's stderr).
+    #[cfg(unix)]
+    fn run_container_command(hostname: Option<&str>) -> std::result::Result<String, String> {
+        let d = desired(&local(), &inputs()).unwrap();
+        let container = &d.task_defs["lake-local-worker"].container;
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        let script = container.command[2]
+            .replace(CONFIG_DIR, etc.to_str().unwrap())
+            .replace(&format!("exec {RUN_TRINO}"), "exec true");
+        let mut command = std::process::Command::new("sh");
+        command.arg("-c").arg(&script).env_remove("HOSTNAME");
+        if let Some(hostname) = hostname {
+            command.env("HOSTNAME", hostname);
+        }
+        // ECS injects each file's parameter as a variable; the shared secret is not read by the script.
+        for secret in &container.secrets {
+            let text = d
+                .parameters
+                .values()
+                .find(|p| secret.value_from.ends_with(&p.name))
+                .and_then(|p| match &p.value {
+                    ParamValue::Text(text) => Some(text.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            command.env(&secret.name, text);
+        }
+        let out = command.output().unwrap();
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(std::fs::read_to_string(etc.join("node.properties")).unwrap())
+    }
+
+    /// airlift's rule for `node.id`.
+    fn is_airlift_node_id(id: &str) -> bool {
+        let mut chars = id.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    /// A Fargate task's hostname (`ip-10-0-1-23.ec2.internal`) is not a valid airlift node id; the container
+    /// command appends its first label, so `run-trino` adds no `-Dnode.id` of its own.
+    #[cfg(unix)]
+    #[test]
+    fn container_command_gives_every_task_a_valid_node_id() {
+        let rendered = render::render_node(
+            &local(),
+            Role::Worker,
+            local().trino_version().unwrap(),
+        )["node.properties"]
+            .clone();
+        for (hostname, id) in [
+            ("ip-10-0-1-23.ec2.internal", "ip-10-0-1-23"),
+            ("ip-10-0-1-23.eu-west-1.compute.internal", "ip-10-0-1-23"),
+            ("3f1c2a9b8d7e", "3f1c2a9b8d7e"),
+            ("odd:host name.example", "odd_host_name"),
+        ] {
+            let text = run_container_command(Some(hostname)).unwrap();
+            assert_eq!(text, format!("{rendered}\nnode.id={id}\n"), "{hostname}");
+            assert!(is_airlift_node_id(id));
+        }
+        // Without HOSTNAME the kernel's hostname is used.
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let label = kernel.trim().split('.').next().unwrap().to_owned();
+        let text = run_container_command(None).unwrap();
+        assert!(
+            text.ends_with(&format!("\nnode.id={label}\n")) || !is_airlift_node_id(&label),
+            "{text}"
+        );
+        // A hostname that yields no valid id stops the container instead of starting a node Trino refuses.
+        let err = run_container_command(Some("-x.example")).unwrap_err();
+        assert!(
+            err.contains("cannot make a Trino node.id of the hostname '-x.example'"),
+            "{err}"
+        );
+    }
+
+    /// No two injected values share a variable, even when a catalog's name ends like another catalog's secret
+    /// field (`orders_password` and the password of `orders`).
+    #[test]
+    fn injected_variable_names_are_unique() {
+        let mut inputs = inputs();
+        inputs
+            .catalog_files
+            .insert("sales_password".into(), "connector.name=memory\n".into());
+        inputs.catalog_secrets.insert(
+            "TRINO_CATALOG_SALES_PASSWORD".into(),
+            "/trino/lake-local/catalogs/sales/secrets/password".into(),
+        );
+        let d = desired(&local(), &inputs).unwrap();
+        for td in d.task_defs.values() {
+            let names: Vec<&str> = td
+                .container
+                .secrets
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+            assert_eq!(names.len(), unique.len(), "{names:?}");
+            assert!(
+                names.contains(&"TRINO_FILE_CATALOG_SALES_PASSWORD_PROPERTIES"),
+                "{names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_or_unknown_release_is_a_config_error() {
+        let mut config = local();
+        config.cluster.image = "trinodb/trino:475".into();
+        let err = desired(&config, &inputs()).unwrap_err().to_string();
+        assert!(err.starts_with("invalid config `cluster.image`"), "{err}");
+        assert!(err.contains("\"trinodb/trino:475\" is Trino 475"), "{err}");
+    }
+
     #[test]
     fn catalog_change_changes_service_hashes_not_task_definitions() {
         let a = desired(&local(), &inputs()).unwrap();
@@ -843,6 +998,74 @@ mod tests {
         }
         for (sa, sb) in a.services.iter().zip(&b.services) {
             assert_ne!(a.service_hash(sa), b.service_hash(sb));
+        }
+    }
+}
+
+// SCRATCH (remove before handing back): dumps rendered files for a real-Trino run.
+#[cfg(test)]
+mod scratch_dump {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn dump() {
+        let out = std::path::PathBuf::from(std::env::var("DUMP").unwrap());
+        for (name, file, image) in [
+            ("local", "local", None),
+            ("localnoev", "local", None),
+            ("lake", "lake", Some("trinodb/trino:476")),
+            ("lakenoev", "lake", Some("trinodb/trino:476")),
+            ("lake480", "lake", None),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../examples/{file}.toml"));
+            let mut config = LakeConfig::load(&path).unwrap();
+            if let Some(image) = image {
+                config.cluster.image = image.into();
+            }
+            if name.ends_with("noev") {
+                config.event_log = None;
+            }
+            let mut inputs = DeployInputs::default();
+            for (cat, spec) in &config.catalogs {
+                let r = trino_catalogs::render_for(cat, spec, config.trino_version().unwrap());
+                inputs.catalog_files.insert(cat.clone(), r.text.clone());
+                for s in r.secrets {
+                    inputs
+                        .catalog_secrets
+                        .insert(s.env.clone(), format!("/x/{}", s.env));
+                }
+            }
+            inputs
+                .env
+                .insert("EVENT_LOG_PASSWORD".into(), SecretString::new("pw"));
+            for role in [Role::Coordinator, Role::Worker] {
+                let dir = out.join(name).join(role.as_str());
+                std::fs::create_dir_all(dir.join("catalog")).unwrap();
+                for (file, text) in
+                    render::render_node(&config, role, config.trino_version().unwrap())
+                {
+                    std::fs::write(dir.join(file), text).unwrap();
+                }
+                for (cat, text) in &inputs.catalog_files {
+                    std::fs::write(dir.join("catalog").join(format!("{cat}.properties")), text)
+                        .unwrap();
+                }
+            }
+            let d = desired(&config, &inputs).unwrap();
+            for (family, td) in &d.task_defs {
+                std::fs::write(
+                    out.join(name).join(format!("{family}.json")),
+                    serde_json::to_string_pretty(td).unwrap(),
+                )
+                .unwrap();
+                std::fs::write(
+                    out.join(name).join(format!("{}.sh", td.role.as_str())),
+                    &td.container.command[2],
+                )
+                .unwrap();
+            }
         }
     }
 }

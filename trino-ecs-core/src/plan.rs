@@ -747,7 +747,8 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
         let mut config = crate::config::LakeConfig::load(&path).unwrap();
         let observed = converged(&model::desired(&config, &inputs()).unwrap());
-        config.cluster.image = "trinodb/trino:481".into();
+        // A mirror of the same release: the image changes, the rendered files do not.
+        config.cluster.image = "registry.example/trinodb/trino:476".into();
         let p = plan(&model::desired(&config, &inputs()).unwrap(), &observed);
         let kinds: Vec<(&str, &str)> = p.actions.iter().map(|a| (a.kind(), a.target())).collect();
         assert_eq!(
@@ -769,7 +770,8 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
         let mut config = crate::config::LakeConfig::load(&path).unwrap();
         let mut observed = converged(&model::desired(&config, &inputs()).unwrap());
-        config.cluster.image = "trinodb/trino:481".into();
+        // A mirror of the same release: the image changes, the rendered files do not.
+        config.cluster.image = "registry.example/trinodb/trino:476".into();
         let d = model::desired(&config, &inputs()).unwrap();
         // The new revisions were registered (latest = :2, tagged), the services still run :1.
         for (family, td) in observed.task_defs.iter_mut() {
@@ -809,11 +811,11 @@ mod tests {
     fn scaling_bounds_change_is_one_action() {
         let d = desired_with(&inputs());
         let mut observed = converged(&d);
-        observed.scalable_target = Some((1, 2));
+        observed.scalable_target = Some((1, 4));
         let p = plan(&d, &observed);
         assert_eq!(
             p.to_string(),
-            "~ scalable target service/lake-local/lake-local-worker min 1 -> 1, max 2 -> 4\n1 actions: 1 scalable-target\n"
+            "~ scalable target service/lake-local/lake-local-worker min 1 -> 1, max 4 -> 2\n1 actions: 1 scalable-target\n"
         );
     }
 }

@@ -1,11 +1,13 @@
-//! `cargo xtask local`: start the AWS emulator and run the main job (deploy) against it.
+//! `cargo xtask local`: the main job for real: a local lake (emulator, databases, deploy, Trino tasks run by
+//! the local task runner), demo data, one federated query, and the status of the running cluster.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
+use anyhow::Context as _;
+
 use crate::common::{Global, workspace_root};
-use crate::harness::{Emulator, Venv};
 
 /// Arguments of `local`.
 #[derive(Debug, Args)]
@@ -13,40 +15,119 @@ pub struct LocalArgs {
     /// The lake config to deploy into the emulator.
     #[arg(long, default_value = "examples/local.toml")]
     pub local_config: PathBuf,
-    /// Leave the emulator running after the job (prints how to reach and stop it).
+    /// Leave the lake (Trino tasks, databases, emulator) running after the job and print how to use and stop it.
     #[arg(long)]
     pub keep: bool,
 }
 
-/// Runs `local`.
+/// Runs `local`: a real local lake, one federated query over it, its status, then (without `--keep`)
+/// everything stopped again.
 pub async fn run(_global: &Global, args: LocalArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let root = workspace_root()?;
     let path = if args.local_config.is_absolute() {
         args.local_config.clone()
     } else {
         root.join(&args.local_config)
     };
-    let mut config = trino_ecs_core::config::LakeConfig::load(&path)?;
-
-    let venv = Venv::ensure()?;
-    let emulator = Emulator::start(&venv)?;
-    println!("emulator: moto server at {}", emulator.endpoint);
-    // The emulator's endpoint replaces whatever the file says, so this command can never reach real AWS.
-    config.aws.endpoint_url = Some(emulator.endpoint.clone());
-    let sdk = emulator_sdk_config(&config, &emulator.endpoint).await;
-
-    let result = crate::cluster::local_job(&config, &sdk).await;
-
-    if args.keep {
+    let lake = crate::lake::up(crate::lake::LakeOptions {
+        config: path,
+        verbose: true,
+    })
+    .await?;
+    let result = demo(&lake).await;
+    if args.keep && result.is_ok() {
+        let url = lake.coordinator_url.clone();
+        let config = lake.config_path.clone();
+        let how_to_stop = lake.keep().await?;
         println!(
-            "emulator left running at {} (pid {}); stop it with: kill {}",
-            emulator.endpoint,
-            emulator.pid(),
-            emulator.pid()
+            "\nthe lake is left running ({:.0} s so far):",
+            started.elapsed().as_secs_f64()
         );
-        std::mem::forget(emulator);
+        println!("  query it:   cargo xtask query --server {url} \"SHOW CATALOGS\"");
+        println!("  web UI:     {url}/ui/ (any user name; no password on the local lake)");
+        println!("  its config: cargo xtask -c {} status", config.display());
+        println!("  {}", how_to_stop.replace('\n', "\n  "));
+        return Ok(());
     }
+    lake.down().await?;
+    println!(
+        "local lake stopped; whole run {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     result
+}
+
+/// Seeds the demo tables through Trino, runs the federated query and prints it, then the status.
+async fn demo(lake: &crate::lake::LocalLake) -> anyhow::Result<()> {
+    use trino_ecs_core::demo;
+    let catalogs = demo_catalogs(&lake.config)?;
+    let client = lake.client("lake-demo")?;
+    println!("--- seeding demo data through Trino ---");
+    for sql in demo::seed_statements(&catalogs) {
+        let short: String = sql.chars().take(100).collect();
+        println!("  {short}{}", if sql.len() > 100 { " ..." } else { "" });
+        client
+            .fetch_all(&sql)
+            .await
+            .with_context(|| format!("seeding the demo data: {short}"))?;
+    }
+    let sql = demo::federated_query(&catalogs);
+    println!("--- one federated query over MariaDB, PostgreSQL and Iceberg on S3 ---\n{sql}");
+    let result = client
+        .fetch_all(&sql)
+        .await
+        .context("the federated query")?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    table.set_header(result.columns().iter().map(|c| c.name.clone()));
+    for row in &result.rows {
+        table.add_row(row.values().iter().map(|v| v.to_string()));
+    }
+    println!("{table}");
+    println!("--- status ---");
+    println!("tasks (run by the local task runner):");
+    for line in lake.task_lines().await {
+        println!("  {line}");
+    }
+    let nodes = client
+        .fetch_all("SELECT node_id, http_uri, node_version, coordinator, state FROM system.runtime.nodes ORDER BY coordinator DESC, node_id")
+        .await
+        .context("reading system.runtime.nodes")?;
+    println!("Trino nodes:");
+    for row in &nodes.rows {
+        let cells: Vec<String> = row.values().iter().map(|v| v.to_string()).collect();
+        println!("  {}", cells.join("  "));
+    }
+    Ok(())
+}
+
+/// The demo's catalogs: the config's MySQL, PostgreSQL and Iceberg catalogs.
+fn demo_catalogs(
+    config: &trino_ecs_core::config::LakeConfig,
+) -> anyhow::Result<trino_ecs_core::demo::DemoCatalogs> {
+    use trino_catalogs::spec::CatalogSpec;
+    let find = |want: fn(&CatalogSpec) -> bool, what: &str| {
+        config
+            .catalogs
+            .iter()
+            .find(|(_, spec)| want(spec))
+            .map(|(name, spec)| (name.clone(), spec.clone()))
+            .with_context(|| format!("the local lake config declares no {what} catalog"))
+    };
+    let (mysql, _) = find(|s| matches!(s, CatalogSpec::Mysql(_)), "mysql")?;
+    let (postgresql, _) = find(|s| matches!(s, CatalogSpec::Postgresql(_)), "postgresql")?;
+    let (iceberg, spec) = find(|s| matches!(s, CatalogSpec::Iceberg(_)), "iceberg")?;
+    let CatalogSpec::Iceberg(ice) = spec else {
+        unreachable!("found by its connector")
+    };
+    Ok(trino_ecs_core::demo::DemoCatalogs {
+        mysql,
+        postgresql,
+        iceberg,
+        iceberg_location: ice.warehouse.trim_end_matches('/').to_owned(),
+        schema: trino_ecs_core::demo::SCHEMA.to_owned(),
+    })
 }
 
 /// An `SdkConfig` for the emulator only: its endpoint, fake static credentials, and none of the developer's

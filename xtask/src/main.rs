@@ -9,6 +9,7 @@ mod cluster;
 mod common;
 mod events;
 mod harness;
+mod lake;
 mod lifecycle;
 mod local;
 mod query;

@@ -1,14 +1,17 @@
-//! `cargo xtask test`: every test, with the emulator and databases the integration tests need.
+//! `cargo xtask test`: every test, with the services the integration tests need.
 //!
 //! Unit tests run first, then the integration tests of the `lake-tests` package. Both runs select the whole
-//! workspace, so cargo resolves one feature set and compiles every dependency once.
+//! workspace, so cargo resolves one feature set and compiles every dependency once. Between the two, the
+//! harness brings up one shared local lake ([`crate::lake`]: the emulator, MariaDB, PostgreSQL and a real
+//! Trino cluster run by the local task runner); a service that cannot be had fails the run, saying why: no
+//! test is skipped.
 
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 
-use crate::harness::{Emulator, Venv, ensure_databases, ensure_jdk};
+use crate::harness::{Venv, ensure_jdk, find_jdk, show};
 
 /// Arguments of `test`.
 #[derive(Debug, Args)]
@@ -18,6 +21,10 @@ pub struct TestArgs {
     /// Skip the unit tests (run only the integration tests).
     #[arg(long)]
     pub integration_only: bool,
+    /// Leave the shared lake (Trino tasks, MariaDB, PostgreSQL, emulator) running after the tests and print how
+    /// to stop it; the next run stops the databases before starting its own.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Runs `test`.
@@ -35,24 +42,67 @@ pub async fn run(args: TestArgs) -> anyhow::Result<()> {
         )?;
     }
 
-    eprintln!("==> starting the AWS emulator and checking the databases");
-    let venv = Venv::ensure()?;
-    ensure_databases()?;
-    ensure_jdk()?;
-    let emulator = Emulator::start(&venv)?;
-    eprintln!("harness: moto server at {}", emulator.endpoint);
-    let mut env = emulator.env();
-    env.push(("LAKE_PYTHON", venv.python().display().to_string()));
-
-    eprintln!("==> integration tests (emulator, MariaDB, PostgreSQL, JDK, python client)");
-    // `--test '*'` runs every integration-test target (the `tests/` package and any crate's `tests/`
-    // directory) but not the unit tests again; `--workspace` keeps the feature set of the first run.
+    // The test binaries are built before Trino starts, so the compiler does not compete with three JVMs for
+    // the machine's memory and cores.
+    eprintln!("==> building the integration tests");
     cargo(
         &root,
-        &["test", "--workspace", "--test", "*"],
-        &filter,
-        &env,
-    )
+        &["test", "--workspace", "--test", "*", "--no-run"],
+        &[],
+        &[],
+    )?;
+
+    eprintln!(
+        "==> services: JDK, Trino, AWS emulator, MariaDB, PostgreSQL, and the shared local lake"
+    );
+    let jdk = find_jdk()?;
+    ensure_jdk(&jdk)?;
+    let lake = crate::lake::up(crate::lake::LakeOptions {
+        config: root.join("examples").join("local.toml"),
+        verbose: false,
+    })
+    .await?;
+    let venv = Venv::ensure()?;
+    let mut env = lake.env();
+    env.push(("LAKE_PYTHON", venv.python().display().to_string()));
+    env.push((
+        "LAKE_XTASK_BIN",
+        std::env::current_exe()
+            .context("cannot find the xtask binary")?
+            .display()
+            .to_string(),
+    ));
+
+    eprintln!(
+        "==> integration tests (emulator, MariaDB, PostgreSQL, JDK, python client, and real Trino {} at {})",
+        lake.trino.version, lake.coordinator_url
+    );
+    // `--test '*'` runs every integration-test target (the `tests/` package and any crate's `tests/`
+    // directory) but not the unit tests again; `--workspace` keeps the feature set of the first run. Cargo
+    // runs on a blocking thread so the runner keeps reconciling the tasks meanwhile.
+    let result = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || {
+            cargo(
+                &root,
+                &["test", "--workspace", "--test", "*"],
+                &filter,
+                &env,
+            )
+        })
+        .await?
+    };
+    eprintln!(
+        "==> stopping the shared lake (Trino task logs stay in {})",
+        show(&lake.runner_log)
+    );
+    // The servers stop here, after the tests, whatever their outcome, unless asked to stay.
+    if args.keep {
+        eprintln!("harness: {}", lake.keep().await?);
+    } else {
+        lake.down().await?;
+    }
+    result
 }
 
 /// Runs `cargo ARGS [-- FILTER...]` in the workspace root with extra environment variables; fails on a non-zero

@@ -92,7 +92,7 @@ fn worker_min_above_max_is_located_at_min() {
     assert_eq!(found[0].key, "cluster.workers.min");
     assert_eq!(
         found[0].message,
-        "worker min (5) must not exceed worker max (4)"
+        "worker min (5) must not exceed worker max (2)"
     );
 }
 
@@ -104,8 +104,8 @@ fn bad_catalog_name_and_many_issues_are_all_reported() {
             "region = \"us-east-1\"\nendpoint",
             "region = \"mars\"\nendpoint",
         )
-        .replace("image = \"trinodb/trino:480\"", "image = \"trinodb/trino\"")
-        .replace("memory = 8192", "memory = 3000");
+        .replace("image = \"trinodb/trino:476\"", "image = \"trinodb/trino\"")
+        .replace("memory = 3072", "memory = 3000");
     let found = issues(&text);
     let keys: Vec<&str> = found.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(
@@ -129,7 +129,7 @@ fn bad_catalog_name_and_many_issues_are_all_reported() {
     assert!(
         found[2]
             .message
-            .contains("4096..=16384 MiB in steps of 1024"),
+            .contains("1024..=4096 MiB in steps of 1024"),
         "{}",
         found[2]
     );
@@ -137,6 +137,13 @@ fn bad_catalog_name_and_many_issues_are_all_reported() {
 
 #[test]
 fn fargate_sizes_follow_the_aws_table() {
+    for memory in [2048, 3072, 4096] {
+        assert!(
+            check_size(LaunchType::Fargate, 512, memory).is_none(),
+            "{memory}"
+        );
+    }
+    assert!(check_size(LaunchType::Fargate, 512, 5120).is_some());
     assert!(check_size(LaunchType::Fargate, 1024, 2048).is_none());
     assert!(check_size(LaunchType::Fargate, 4096, 30720).is_none());
     assert!(check_size(LaunchType::Fargate, 4096, 31744).is_some());
@@ -258,7 +265,11 @@ fn public_ip_is_rejected_on_ec2() {
 
 #[test]
 fn credentials_in_the_event_log_url_are_rejected_and_redacted() {
-    let original = "url = \"jdbc:mysql://127.0.0.1:3306/trino_events\"";
+    // The example's own event-log URL line, whatever driver options it carries.
+    let original = LOCAL
+        .lines()
+        .find(|l| l.starts_with("url = \"jdbc:mysql://127.0.0.1:3306/trino_events"))
+        .unwrap();
     for (url, what) in [
         (
             "jdbc:mysql://127.0.0.1:3306/trino_events?useSSL=true&password=s3cr%26t",
@@ -317,5 +328,114 @@ fn url_credential_helpers() {
     assert_eq!(
         url_credentials("jdbc:mysql://u@h/db?password=a=b&user=c"),
         ["user:password@ before the host", "`password=`", "`user=`"]
+    );
+}
+
+/// airlift refuses `node.environment` outside `[a-z0-9][_a-z0-9]*`; the check says so at the key, with a
+/// valid suggestion, and the default made from the cluster name is valid.
+#[test]
+fn environment_must_pass_airlifts_rule() {
+    for bad in ["lake-prod", "Prod", "_prod", ""] {
+        let text = LOCAL.replace("environment = \"local\"", &format!("environment = {bad:?}"));
+        let found = issues(&text);
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        let issue = &found[0];
+        assert_eq!(issue.key, "cluster.environment");
+        assert_eq!(
+            (issue.line, issue.column),
+            (line_of(&text, "environment ="), 1),
+            "{issue}"
+        );
+        assert!(
+            issue.message.starts_with(&format!(
+                "{bad:?} is not a valid Trino node.environment: airlift accepts only [a-z0-9][_a-z0-9]*"
+            )),
+            "{issue}"
+        );
+        assert!(
+            is_node_environment(&environment_from_name(bad)),
+            "{bad}: {issue}"
+        );
+    }
+    let text = LOCAL.replace("environment = \"local\"\n", "");
+    let config = LakeConfig::parse(Path::new("lake.toml"), &text).unwrap();
+    assert_eq!(config.environment(), "lake_local");
+    assert_eq!(environment_from_name("Lake-Prod.2"), "lake_prod_2");
+    assert_eq!(environment_from_name("_x"), "e_x");
+}
+
+#[test]
+fn image_tags_name_the_trino_release() {
+    for (image, version) in [
+        ("trinodb/trino:476", Some(476)),
+        ("trinodb/trino:481-arm64", Some(481)),
+        ("registry:5000/mirror/trino:477", Some(477)),
+        ("registry:5000/trino", None),
+        (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/trino:480@sha256:0123abcd",
+            Some(480),
+        ),
+        ("trinodb/trino@sha256:0123abcd", None),
+        ("ghcr.io/acme/trino:prod", None),
+        ("ghcr.io/acme/trino:476rc1", None),
+        ("trino:v476", None),
+    ] {
+        assert_eq!(image_tag_version(image), version, "{image}");
+    }
+}
+
+#[test]
+fn trino_release_comes_from_the_tag_or_the_override_and_must_be_supported() {
+    let image_line = "image = \"trinodb/trino:476\"";
+    let with =
+        |image: &str, extra: &str| LOCAL.replace(image_line, &format!("image = {image:?}{extra}"));
+    let parse = |text: &str| LakeConfig::parse(Path::new("lake.toml"), text);
+    assert_eq!(parse(LOCAL).unwrap().trino_version(), Ok(TrinoVersion(476)));
+    // A tag that names no release needs the override, which then decides.
+    let text = with("acme.example/trino:prod", "\ntrino_version = 480");
+    assert_eq!(parse(&text).unwrap().trino_version(), Ok(TrinoVersion(480)));
+    let text = with("trinodb/trino@sha256:0123abcd", "\ntrino_version = 479");
+    assert_eq!(parse(&text).unwrap().trino_version(), Ok(TrinoVersion(479)));
+    let text = with("acme.example/trino:prod", "");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "cluster.image");
+    assert_eq!(found[0].line, line_of(&text, "image ="));
+    assert!(
+        found[0]
+            .message
+            .starts_with("\"acme.example/trino:prod\" names no Trino release in its tag")
+            && found[0].message.contains("set cluster.trino_version"),
+        "{}",
+        found[0]
+    );
+    // Releases outside the supported range are refused at the key that named them.
+    let text = with("trinodb/trino:475", "");
+    let found = issues(&text);
+    assert_eq!(found[0].key, "cluster.image");
+    assert_eq!(
+        found[0].message,
+        "\"trinodb/trino:475\" is Trino 475, a release trino-ecs-core cannot render configuration for: \
+         supported releases are 476..=481 (docs/trino-versions.md lists what differs between them)"
+    );
+    let text = with("acme.example/trino:prod", "\ntrino_version = 490");
+    let found = issues(&text);
+    assert_eq!(found[0].key, "cluster.trino_version");
+    assert_eq!(found[0].line, line_of(&text, "trino_version ="));
+    assert!(
+        found[0].message.starts_with("490, a release"),
+        "{}",
+        found[0]
+    );
+    // The override must agree with a tag that names a release.
+    let text = with("trinodb/trino:476", "\ntrino_version = 480");
+    let found = issues(&text);
+    assert_eq!(found[0].key, "cluster.trino_version");
+    assert!(
+        found[0]
+            .message
+            .starts_with("480 disagrees with cluster.image \"trinodb/trino:476\""),
+        "{}",
+        found[0]
     );
 }

@@ -444,6 +444,10 @@ pub struct RunnerConfig {
     pub work_dir: PathBuf,
     /// Environment every container gets from its image (e.g. `JAVA_HOME`, `PATH`), already local.
     pub image_environment: BTreeMap<String, String>,
+    /// What stands in for the task role's credentials, which ECS serves to a task through its container
+    /// credentials endpoint (e.g. the emulator's static test keys as `AWS_ACCESS_KEY_ID` and friends). The
+    /// values are reported by variable name only.
+    pub task_role_environment: BTreeMap<String, SecretString>,
     /// Service name to the Service Connect alias its tasks serve (moto drops Service Connect config, so
     /// the caller passes what the deploy asked for).
     pub service_aliases: BTreeMap<String, String>,
@@ -651,6 +655,9 @@ impl<S: TaskSource, L: TaskLauncher> LocalRunner<S, L> {
             .iter()
             .map(|(k, v)| (k.clone(), SecretString::new(v.clone())))
             .collect();
+        for (k, v) in &self.config.task_role_environment {
+            environment.insert(k.clone(), v.clone());
+        }
         for (k, v) in &def.environment {
             environment.insert(k.clone(), SecretString::new(map.apply(v)));
         }
@@ -699,6 +706,15 @@ impl<S: TaskSource, L: TaskLauncher> LocalRunner<S, L> {
         substitutions.push(format!("TRINO_LOCAL_LAUNCHER_ARGS={launcher_args}"));
         for (k, v) in &self.config.image_environment {
             substitutions.push(format!("image environment {k}={v}"));
+        }
+        if !self.config.task_role_environment.is_empty() {
+            let names: Vec<&str> = self
+                .config
+                .task_role_environment
+                .keys()
+                .map(String::as_str)
+                .collect();
+            substitutions.push(format!("task role credentials -> {}", names.join(", ")));
         }
 
         prepare_task_dir(&launch, &self.config)?;

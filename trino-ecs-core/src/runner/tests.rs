@@ -305,6 +305,7 @@ async fn runner_follows_the_services() {
         .into(),
         work_dir: tmp.path().join("tasks"),
         image_environment: [("PATH".to_owned(), "/usr/bin:/bin".to_owned())].into(),
+        task_role_environment: BTreeMap::new(),
         service_aliases: [("c".to_owned(), "lake-coordinator".to_owned())].into(),
         hostname_domain: "ec2.internal".into(),
         address_octet: 77,

@@ -1,14 +1,28 @@
-//! The emulator harness: a Python venv under `target/` with `moto[server]` (and the official `trino` client
-//! for interop tests and benchmarks), a moto server on loopback, and the checks for the local databases.
+//! The test harness: everything `cargo xtask test` and `cargo xtask local` need on this machine before a test or
+//! a local job can run.
+//!
+//! - [`Venv`]: a Python venv under `target/` with `moto[server]` (and the official `trino` client for interop
+//!   tests and benchmarks), and [`Emulator`], a moto server on loopback.
+//! - [`jdk`]: finds a JDK new enough for Trino and for the `java.util.Properties` round-trip tests.
+//! - [`trino`]: downloads one Trino release with Maven and unpacks it in the official image's layout.
+//! - [`databases`]: private MariaDB and PostgreSQL instances under `target/lake-db`, owned by the harness.
+
+pub mod databases;
+pub mod jdk;
+pub mod trino;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
 use crate::common::workspace_root;
+
+pub use databases::Databases;
+pub use jdk::{Jdk, ensure_jdk, find_jdk};
+pub use trino::{TrinoInstall, ensure_trino};
 
 /// What the venv must hold. Versions are floors, so a reused venv stays valid.
 const PYTHON_PACKAGES: &[&str] = &["moto[server]>=5.0", "trino>=0.330"];
@@ -74,7 +88,7 @@ fn find_python() -> anyhow::Result<PathBuf> {
     bail!("python3 is required to run the AWS emulator (moto server); install Python 3.9 or newer")
 }
 
-fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
+pub(crate) fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
     let status = command
         .status()
         .with_context(|| format!("cannot {what}: failed to start {command:?}"))?;
@@ -191,91 +205,70 @@ fn http_ok(addr: SocketAddr) -> bool {
         .is_ok_and(|n| n >= 8 && buf.starts_with(b"HTTP/"))
 }
 
-fn port_free(port: u16) -> bool {
+pub(crate) fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// Checks the JDK is installed: the catalog tests read rendered files back with `java.util.Properties`.
-pub fn ensure_jdk() -> anyhow::Result<()> {
-    for tool in ["java", "javac"] {
-        let ok = Command::new(tool)
-            .arg("-version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            bail!(
-                "`{tool}` is required (the catalog tests check rendered files with java.util.Properties); \
-                 install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`"
-            );
-        }
+/// Whether `program` can be started: an absolute path that exists, or a name found on `PATH`.
+pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
+    let path = Path::new(program);
+    if path.is_absolute() {
+        return path.is_file().then(|| path.to_path_buf());
     }
-    Ok(())
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
 }
 
-/// A database the integration tests need.
-pub struct Database {
-    /// What it is.
-    pub name: &'static str,
-    /// Where it listens.
-    pub addr: &'static str,
-    /// The command that starts it on this project's machines.
-    pub start: &'static str,
+/// Whether this process runs as root: the database servers and the package installs depend on it.
+pub(crate) fn is_root() -> bool {
+    // `id -u` keeps the harness free of unsafe code (the workspace forbids it) at the cost of one process.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == b"0")
 }
 
-/// MariaDB and PostgreSQL, as this project's machines run them.
-pub const DATABASES: &[Database] = &[
-    Database {
-        name: "MariaDB",
-        addr: "127.0.0.1:3306",
-        start: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-    },
-    Database {
-        name: "PostgreSQL",
-        addr: "127.0.0.1:5432",
-        start: "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-    },
-];
+/// The workspace's `target/` directory, where everything the harness makes lives.
+pub(crate) fn target_dir() -> anyhow::Result<PathBuf> {
+    Ok(workspace_root()?.join("target"))
+}
 
-/// Checks every database answers; tries to start one that does not (once), then fails saying how to start it.
-pub fn ensure_databases() -> anyhow::Result<()> {
-    let mut missing = Vec::new();
-    for db in DATABASES {
-        let addr: SocketAddr = db.addr.parse()?;
-        if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
-            continue;
-        }
-        eprintln!(
-            "harness: {} is not answering at {}; trying: {}",
-            db.name, db.addr, db.start
-        );
-        let _ = Command::new("sh").args(["-c", db.start]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut up = false;
-        while Instant::now() < deadline {
-            if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                up = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        if !up {
-            missing.push(format!(
-                "{} at {} (start it with: {})",
-                db.name, db.addr, db.start
-            ));
-        }
+/// `path` relative to the workspace root when it lies inside it, for shorter messages.
+pub fn show(path: &Path) -> String {
+    workspace_root()
+        .ok()
+        .and_then(|root| path.strip_prefix(root).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The last `lines` lines of a log file, for error messages (empty when it cannot be read).
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, so a reader never sees half a file and
+/// a crash leaves the old one; does nothing when the file already holds exactly `contents`.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::fs::read(path).is_ok_and(|old| old == contents)
+        && std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o777 == mode)
+    {
+        return Ok(());
     }
-    if !missing.is_empty() {
-        bail!(
-            "the integration tests need these databases, which are not answering: {}",
-            missing.join("; ")
-        );
-    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
