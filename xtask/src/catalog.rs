@@ -182,7 +182,10 @@ pub async fn execute(
                 .collect();
             publish(&mut out, store, sdk, batch, no_probe).await?;
             if let Some(client) = live {
-                create_live(&mut out, &client, &published).await?;
+                let version = config
+                    .trino_version()
+                    .map_err(|(key, why)| anyhow::anyhow!("`{key}`: {why}"))?;
+                create_live(&mut out, &client, &published, version).await?;
             }
         }
         CatalogCmd::Import {
@@ -334,6 +337,7 @@ async fn create_live(
     out: &mut String,
     client: &trino_client::Client,
     published: &[(String, CatalogSpec)],
+    version: trino_catalogs::TrinoVersion,
 ) -> anyhow::Result<()> {
     let existing = trino_ecs_core::live::catalogs(client)
         .await
@@ -346,7 +350,8 @@ async fn create_live(
             )?;
             continue;
         }
-        trino_ecs_core::live::create_catalog(client, name, &render(name, spec).properties)
+        let properties = trino_catalogs::render_for(name, spec, version).properties;
+        trino_ecs_core::live::create_catalog(client, name, &properties)
             .await
             .with_context(|| {
                 format!(

@@ -96,9 +96,15 @@ async fn catalog_inputs(
         secrets: BTreeMap::new(),
         secret_values: BTreeMap::new(),
     };
+    // Catalog property names follow the Trino release the cluster runs (e.g. the S3 switch renamed in 481).
+    let version = config
+        .trino_version()
+        .map_err(|(key, why)| anyhow::anyhow!("`{key}`: {why}"))?;
     for (name, spec) in &specs {
-        out.files
-            .insert(name.clone(), trino_catalogs::render(name, spec).text);
+        out.files.insert(
+            name.clone(),
+            trino_catalogs::render_for(name, spec, version).text,
+        );
         for s in layout.ecs_secrets(name, spec) {
             out.secrets.insert(s.env, s.parameter);
         }

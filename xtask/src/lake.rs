@@ -41,6 +41,8 @@ pub struct LocalLake {
     runner: Arc<Mutex<Runner>>,
     stop: watch::Sender<LoopControl>,
     loop_task: Option<tokio::task::JoinHandle<()>>,
+    /// Held while the lake lives: its loopback range and directory are this lake's.
+    _lock: std::fs::File,
 }
 
 /// How to bring a lake up.
@@ -55,14 +57,22 @@ pub struct LakeOptions {
 const FIRST_ADDRESS_OCTET: u8 = 77;
 
 /// A loopback range `127.0.<octet>.0/24` no other lake on this machine serves on (another `local --keep` or
-/// test run may hold 127.0.77.x): the first whose coordinator address and port are free.
-fn free_address_octet() -> anyhow::Result<u8> {
-    (FIRST_ADDRESS_OCTET..=250)
-        .find(|octet| {
-            (1..=4)
-                .all(|n| std::net::TcpListener::bind((format!("127.0.{octet}.{n}"), 8080)).is_ok())
-        })
-        .context("no free loopback range 127.0.N.0/24 with port 8080 free for the Trino tasks")
+/// test run may hold 127.0.77.x): the first whose lock file this process can take and whose task addresses are
+/// free. The returned lock is held for the lake's lifetime, so two lakes starting at once never pick the same.
+fn free_address_octet(dir: &Path) -> anyhow::Result<(u8, std::fs::File)> {
+    std::fs::create_dir_all(dir)?;
+    for octet in FIRST_ADDRESS_OCTET..=250 {
+        let lock = std::fs::File::create(dir.join(format!("127.0.{octet}.lock")))?;
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        if (1..=4)
+            .all(|n| std::net::TcpListener::bind((format!("127.0.{octet}.{n}"), 8080)).is_ok())
+        {
+            return Ok((octet, lock));
+        }
+    }
+    bail!("no free loopback range 127.0.N.0/24 with port 8080 free for the Trino tasks")
 }
 
 /// How long the coordinator and every worker may take to become active on a 2-core machine.
@@ -86,11 +96,9 @@ pub async fn up(options: LakeOptions) -> anyhow::Result<LocalLake> {
 
     // Each lake gets its own loopback range and its own directory, so a second lake on the machine (a test
     // run beside a kept `local`) shares neither addresses nor files with the first.
-    let octet = free_address_octet()?;
-    let dir = workspace_root()?
-        .join("target")
-        .join("lake-local")
-        .join(format!("127.0.{octet}"));
+    let lakes = workspace_root()?.join("target").join("lake-local");
+    let (octet, lock) = free_address_octet(&lakes)?;
+    let dir = lakes.join(format!("127.0.{octet}"));
     std::fs::create_dir_all(&dir)?;
     let config_path = dir.join("lake.toml");
     write_effective_config(
@@ -197,6 +205,7 @@ pub async fn up(options: LakeOptions) -> anyhow::Result<LocalLake> {
         runner,
         stop,
         loop_task: Some(loop_task),
+        _lock: lock,
     };
     if let Err(e) = lake.wait_ready().await {
         lake.down().await?;

@@ -307,7 +307,7 @@ pub fn reconcile(services: &[ServiceView], running: &[TaskState]) -> Vec<TaskAct
             } else if current.len() > desired {
                 // The newest tasks stop first (ids grow with start order).
                 let mut newest = current.clone();
-                newest.sort_by(|a, b| task_order(b).cmp(&task_order(a)));
+                newest.sort_by_key(|t| std::cmp::Reverse(task_order(t)));
                 stop(
                     &mut actions,
                     &newest[..current.len() - desired],

@@ -200,10 +200,10 @@ impl DbInstance {
 
 impl Drop for DbInstance {
     fn drop(&mut self) {
-        if !self.kept {
-            if let Some(child) = self.child.as_mut() {
-                stop_child(child, self.engine.stop_signal());
-            }
+        if !self.kept
+            && let Some(child) = self.child.as_mut()
+        {
+            stop_child(child, self.engine.stop_signal());
         }
         if let Some(slot) = self.slot.take() {
             slot.release(self.kept);
