@@ -69,6 +69,14 @@ pub fn postgres_addr() -> String {
     postgres_addr_of(&postgres_url())
 }
 
+/// The PEM file that verifies the tests' PostgreSQL certificate (`LAKE_TEST_POSTGRES_CA`; the harness's own
+/// server presents Debian's self-signed one), or `None` for a server given without one.
+pub fn postgres_ca() -> Option<PathBuf> {
+    std::env::var_os("LAKE_TEST_POSTGRES_CA")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 const HOW_TO_GET_DATABASES: &str = "run the tests through `cargo xtask test`, which starts private MariaDB \
      and PostgreSQL instances (or uses the servers that LAKE_TEST_MYSQL_URL / LAKE_TEST_POSTGRES_URL name)";
 

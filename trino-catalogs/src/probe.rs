@@ -154,6 +154,8 @@ impl fmt::Display for ProbeFailure {
     }
 }
 
+impl std::error::Error for ProbeFailure {}
+
 /// What a successful probe saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
@@ -590,6 +592,47 @@ async fn mysql(
     options: &ProbeOptions,
 ) -> std::result::Result<(String, String), ProbeFailure> {
     use mysql_async::prelude::Queryable as _;
+    let session = connect_mysql(url, user, password, options.timeout).await?;
+    let classify = |e: mysql_async::Error| classify_mysql(e, user, url, session.mode);
+    let mut conn = session.conn;
+    let one: Option<i64> = conn.query_first("SELECT 1").await.map_err(classify)?;
+    if one != Some(1) {
+        return Err(ProbeFailure::Other {
+            detail: format!("SELECT 1 returned {one:?}"),
+        });
+    }
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(classify)?;
+    let _ = conn.disconnect().await;
+    Ok((version.unwrap_or_default(), session.transport.to_owned()))
+}
+
+/// A MySQL session opened the way Connector/J opens one for a JDBC URL: see [`connect_mysql`].
+pub struct MysqlSession {
+    /// The open connection.
+    pub conn: mysql_async::Conn,
+    /// Options that open more sessions like this one (for a pool): the TLS settings that worked.
+    pub opts: mysql_async::OptsBuilder,
+    /// The URL's TLS mode.
+    pub mode: TlsMode,
+    /// How the session is carried, e.g. "plaintext (the server offers no tls)".
+    pub transport: &'static str,
+}
+
+/// Opens a MySQL session for `url` as Connector/J would (its `sslMode`, `useSSL`, `requireSSL` and
+/// `verifyServerCertificate`, see [`tls_mode`]): PREFERRED takes TLS when the server offers it, VERIFY_CA
+/// checks the chain but not the name, VERIFY_IDENTITY both. Certificates are verified against the Mozilla
+/// roots built into mysql_async (close to the JDK cacerts Connector/J falls back to). Other Connector/J
+/// options (`createDatabaseIfNotExist`, timeouts, ...) concern the JDBC driver only and are not used here.
+/// Each step is bounded by `timeout`.
+pub async fn connect_mysql(
+    url: &JdbcUrl,
+    user: &str,
+    password: Option<String>,
+    timeout: Duration,
+) -> std::result::Result<MysqlSession, ProbeFailure> {
     let mode = tls_mode(url).map_err(|reason| ProbeFailure::InvalidDefinition { reason })?;
     let base = mysql_async::OptsBuilder::default()
         .ip_or_hostname(url.host.clone())
@@ -598,7 +641,6 @@ async fn mysql(
         .pass(password)
         .db_name(url.database.clone())
         .prefer_socket(false);
-    // Against the Mozilla roots built into mysql_async (close to the JDK cacerts Connector/J falls back to).
     let tls = |accept_any_certificate: bool| {
         base.clone().ssl_opts(
             mysql_async::SslOpts::default()
@@ -607,14 +649,15 @@ async fn mysql(
         )
     };
     let connect = |opts: mysql_async::OptsBuilder| async move {
-        tokio::time::timeout(options.timeout, mysql_async::Conn::new(opts))
-            .await
-            .map_err(|_| ProbeFailure::Other {
+        match tokio::time::timeout(timeout, mysql_async::Conn::new(opts.clone())).await {
+            Ok(conn) => Ok(conn.map(|c| (c, opts))),
+            Err(_) => Err(ProbeFailure::Other {
                 detail: "mysql login timed out".to_owned(),
-            })
+            }),
+        }
     };
     let classify = |e: mysql_async::Error| classify_mysql(e, user, url, mode);
-    let (conn, transport) = match mode {
+    let (opened, transport) = match mode {
         TlsMode::Disable => (connect(base.clone()).await?, mode.describe()),
         TlsMode::Require | TlsMode::VerifyFull => (
             connect(tls(mode == TlsMode::Require)).await?,
@@ -641,19 +684,13 @@ async fn mysql(
             other => (other, mode.describe()),
         },
     };
-    let mut conn = conn.map_err(classify)?;
-    let one: Option<i64> = conn.query_first("SELECT 1").await.map_err(classify)?;
-    if one != Some(1) {
-        return Err(ProbeFailure::Other {
-            detail: format!("SELECT 1 returned {one:?}"),
-        });
-    }
-    let version: Option<String> = conn
-        .query_first("SELECT VERSION()")
-        .await
-        .map_err(classify)?;
-    let _ = conn.disconnect().await;
-    Ok((version.unwrap_or_default(), transport.to_owned()))
+    let (conn, opts) = opened.map_err(classify)?;
+    Ok(MysqlSession {
+        conn,
+        opts,
+        mode,
+        transport,
+    })
 }
 
 /// Whether a TLS error says the certificate does not name the host (its chain was fine).

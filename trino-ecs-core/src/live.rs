@@ -62,6 +62,16 @@ pub async fn create_catalog(
     Ok(())
 }
 
+/// Runs `DROP CATALOG IF EXISTS` on the running cluster: undoes a [`create_catalog`] whose publication failed.
+pub async fn drop_catalog(client: &trino_client::Client, name: &str) -> Result<()> {
+    let sql = format!("DROP CATALOG IF EXISTS {}", identifier(name));
+    client.fetch_all(&sql).await.map_err(|e| Error::Trino {
+        node: "coordinator".into(),
+        reason: format!("DROP CATALOG {name}: {e}"),
+    })?;
+    Ok(())
+}
+
 /// The statement [`active_workers`] runs.
 pub const ACTIVE_WORKERS_SQL: &str =
     "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'";

@@ -197,43 +197,49 @@ pub fn render_node(
 
     files.insert(
         "node.properties".to_owned(),
-        format!(
-            "# Rendered by trino-ecs-core for Trino {version}; the container command appends this task's \
-             identity.\nnode.environment={}\nnode.data-dir=/data/trino\n",
-            config.environment()
+        properties_file(
+            Some(&format!(
+                "Rendered by trino-ecs-core for Trino {version}; the container command appends this task's \
+                 identity."
+            )),
+            &[
+                ("node.environment", config.environment()),
+                ("node.data-dir", "/data/trino".to_owned()),
+            ],
         ),
     );
 
-    let mut props = Vec::new();
-    props.push(format!("coordinator={coordinator}"));
+    let mut props: Vec<(&str, String)> = Vec::new();
+    props.push(("coordinator", coordinator.to_string()));
     if coordinator {
-        props.push("node-scheduler.include-coordinator=false".to_owned());
-        props.push(format!("discovery.uri=http://localhost:{HTTP_PORT}"));
+        props.push(("node-scheduler.include-coordinator", "false".to_owned()));
+        props.push(("discovery.uri", format!("http://localhost:{HTTP_PORT}")));
     } else {
-        props.push(format!(
-            "discovery.uri=http://{}:{HTTP_PORT}",
-            coordinator_alias(config)
+        props.push((
+            "discovery.uri",
+            format!("http://{}:{HTTP_PORT}", coordinator_alias(config)),
         ));
     }
-    props.push(format!("http-server.http.port={HTTP_PORT}"));
-    props.push(format!(
-        "query.max-memory={}MB",
-        memory.query_max_memory_mib
+    props.push(("http-server.http.port", HTTP_PORT.to_string()));
+    props.push((
+        "query.max-memory",
+        format!("{}MB", memory.query_max_memory_mib),
     ));
-    props.push(format!(
-        "query.max-memory-per-node={}MB",
-        memory.query_max_memory_per_node_mib
+    props.push((
+        "query.max-memory-per-node",
+        format!("{}MB", memory.query_max_memory_per_node_mib),
     ));
-    props.push(format!(
-        "memory.heap-headroom-per-node={}MB",
-        memory.heap_headroom_mib
+    props.push((
+        "memory.heap-headroom-per-node",
+        format!("{}MB", memory.heap_headroom_mib),
     ));
-    props.push(format!(
-        "shutdown.grace-period={}s",
-        c.shutdown_grace_period_seconds
+    props.push((
+        "shutdown.grace-period",
+        format!("{}s", c.shutdown_grace_period_seconds),
     ));
-    props.push(format!(
-        "internal-communication.shared-secret=${{ENV:{SHARED_SECRET_ENV}}}"
+    props.push((
+        "internal-communication.shared-secret",
+        format!("${{ENV:{SHARED_SECRET_ENV}}}"),
     ));
     if c.catalog_management == CatalogManagement::Dynamic {
         // Every node needs the dynamic catalog manager: a worker left static fails each task of a catalog
@@ -245,24 +251,38 @@ pub fn render_node(
         // defaults to `etc/catalog`, where the container writes the catalog files; since trinodb/trino#23115 a
         // file store is configured in `etc/catalog-store.properties`, so `catalog.config-dir` in
         // config.properties is refused on the coordinator too (seen on 476).
-        props.push("catalog.management=dynamic".to_owned());
+        props.push(("catalog.management", "dynamic".to_owned()));
     }
     if config.event_log.is_some() && coordinator {
-        props.push("event-listener.config-files=etc/mysql-event-listener.properties".to_owned());
+        props.push((
+            "event-listener.config-files",
+            "etc/mysql-event-listener.properties".to_owned(),
+        ));
     }
-    files.insert("config.properties".to_owned(), props.join("\n") + "\n");
+    files.insert(
+        "config.properties".to_owned(),
+        properties_file(None, &props),
+    );
 
     files.insert("jvm.config".to_owned(), jvm_config(memory.heap_mib));
 
-    files.insert("log.properties".to_owned(), "io.trino=INFO\n".to_owned());
+    files.insert(
+        "log.properties".to_owned(),
+        properties_file(None, &[("io.trino", "INFO".to_owned())]),
+    );
 
     // The default system access control forbids graceful shutdown; file-based rules allow everything the
     // default allows plus `system_information` writes and catalog ownership (`CREATE CATALOG`, `DROP CATALOG`)
-    // for the ops user only. Trino's file-based access control treats absent schema, table, session-property
-    // and function sections as allow-all, so only catalogs and system_information need rules here.
+    // for the ops user only (see [`access_rules`]).
     files.insert(
         "access-control.properties".to_owned(),
-        "access-control.name=file\nsecurity.config-file=etc/rules.json\n".to_owned(),
+        properties_file(
+            None,
+            &[
+                ("access-control.name", "file".to_owned()),
+                ("security.config-file", "etc/rules.json".to_owned()),
+            ],
+        ),
     );
     files.insert("rules.json".to_owned(), access_rules());
 
@@ -337,14 +357,26 @@ pub fn event_listener_properties(
         creds.push_str(&format!("&password=${{ENV:{EVENT_LOG_PASSWORD_ENV}}}"));
     }
     let sep = if url.contains('?') { '&' } else { '?' };
-    let mut text = format!(
-        "event-listener.name=mysql\n\
-         mysql-event-listener.db.url={url}{sep}{creds}\n"
-    );
+    let mut pairs = vec![
+        ("event-listener.name", "mysql".to_owned()),
+        ("mysql-event-listener.db.url", format!("{url}{sep}{creds}")),
+    ];
     if version >= MYSQL_LISTENER_TERMINATE_FLAG_SINCE {
-        text.push_str("mysql-event-listener.terminate-on-initialization-failure=true\n");
+        pairs.push((
+            "mysql-event-listener.terminate-on-initialization-failure",
+            "true".to_owned(),
+        ));
     }
-    text
+    properties_file(None, &pairs)
+}
+
+/// A `.properties` file through the one escaping path catalogs use ([`trino_catalogs::properties`]): a value
+/// holding a line break or a separator stays one value, so no config field can add a property to a file.
+fn properties_file(header: Option<&str>, pairs: &[(&str, String)]) -> String {
+    trino_catalogs::properties::write_properties(
+        header,
+        pairs.iter().map(|(k, v)| (*k, v.as_str())),
+    )
 }
 
 /// Percent-encodes `value` for a JDBC URL query string: every byte but RFC 3986's unreserved characters
@@ -362,11 +394,22 @@ pub fn encode_jdbc_query_value(value: &str) -> String {
 /// `rules.json`. The ops user owns every catalog: `CREATE CATALOG` and `DROP CATALOG` need catalog owner
 /// access (FileBasedSystemAccessControl checks AccessMode.OWNER, which `all` does not imply), and
 /// `catalog add --live` runs as the ops user. Everyone else may use every catalog but not create or drop one.
+///
+/// Without `functions` and `procedures` rules Trino lets only `system.builtin` functions run, so JDBC
+/// `system.query` pass-through, table functions and Iceberg procedures would be refused to everyone: every
+/// user may execute them; only the ops user may grant execution or own (create, drop) functions.
 fn access_rules() -> String {
     let rules = serde_json::json!({
         "catalogs": [
             { "user": OPS_USER, "allow": "owner" },
             { "allow": "all" }
+        ],
+        "functions": [
+            { "user": OPS_USER, "privileges": ["EXECUTE", "GRANT_EXECUTE", "OWNERSHIP"] },
+            { "privileges": ["EXECUTE"] }
+        ],
+        "procedures": [
+            { "privileges": ["EXECUTE"] }
         ],
         "system_information": [
             { "user": OPS_USER, "allow": ["read", "write"] },

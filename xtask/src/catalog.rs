@@ -98,7 +98,7 @@ pub async fn run(global: &Global, cmd: CatalogCmd) -> anyhow::Result<()> {
     };
     let env = |var: &str| std::env::var(var).ok();
     let out = execute(&config, store.as_ref(), sdk.as_ref(), cmd, &env).await?;
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 
@@ -176,16 +176,29 @@ pub async fn execute(
                 let secrets = trino_catalogs::spec::secrets_from(name, spec, env)?;
                 batch.push((name.to_owned(), spec.clone(), secrets));
             }
-            let published: Vec<(String, CatalogSpec)> = batch
-                .iter()
-                .map(|(n, s, _)| (n.clone(), s.clone()))
-                .collect();
-            publish(&mut out, store, sdk, batch, no_probe).await?;
-            if let Some(client) = live {
+            probe_all(&mut out, store, sdk, &batch, no_probe).await?;
+            // Trino judges the catalog before the store holds it: a catalog the cluster refuses is never
+            // published, and one whose publication fails is dropped from the cluster again.
+            let mut created = Vec::new();
+            if let Some(client) = &live {
                 let version = config
                     .trino_version()
                     .map_err(|(key, why)| anyhow::anyhow!("`{key}`: {why}"))?;
-                create_live(&mut out, &client, &published, version).await?;
+                let live_batch: Vec<(String, CatalogSpec)> = batch
+                    .iter()
+                    .map(|(n, s, _)| (n.clone(), s.clone()))
+                    .collect();
+                created = create_live(&mut out, client, &live_batch, version).await?;
+            }
+            if let Err(e) = write_all(&mut out, store, batch).await {
+                let client = live.as_ref().filter(|_| !created.is_empty());
+                if let Some(client) = client {
+                    let undone = drop_live(client, &created).await;
+                    return Err(
+                        e.context(format!("publishing failed after CREATE CATALOG; {undone}"))
+                    );
+                }
+                return Err(e);
             }
         }
         CatalogCmd::Import {
@@ -316,8 +329,6 @@ pub async fn execute(
     Ok(out)
 }
 
-/// Probes every catalog of the batch (unless `no_probe`), and only when all pass writes them: one unreachable
-/// catalog publishes nothing.
 /// A client of the running coordinator for `add --live`, acting as the ops user; refuses a cluster with static
 /// catalogs, where `CREATE CATALOG` does not exist.
 fn live_client(config: &LakeConfig, url: &str) -> anyhow::Result<trino_client::Client> {
@@ -331,18 +342,21 @@ fn live_client(config: &LakeConfig, url: &str) -> anyhow::Result<trino_client::C
         .build()?)
 }
 
-/// `CREATE CATALOG` on the running cluster for each published catalog it does not have yet. Trino has no
-/// `ALTER CATALOG`: a catalog it already has changes through a deploy, which rolls the services.
+/// `CREATE CATALOG` on the running cluster for each catalog of the batch it does not have yet, before
+/// anything is published; returns the names it created. Trino has no `ALTER CATALOG`: a catalog it already
+/// has changes through a deploy, which rolls the services. When Trino refuses one, the ones created before
+/// it are dropped again, so the cluster and the store stay as they were.
 async fn create_live(
     out: &mut String,
     client: &trino_client::Client,
-    published: &[(String, CatalogSpec)],
+    batch: &[(String, CatalogSpec)],
     version: trino_catalogs::TrinoVersion,
-) -> anyhow::Result<()> {
-    let existing = trino_ecs_core::live::catalogs(client)
-        .await
-        .context("published, but the running cluster could not be asked for its catalogs")?;
-    for (name, spec) in published {
+) -> anyhow::Result<Vec<String>> {
+    let existing = trino_ecs_core::live::catalogs(client).await.context(
+        "nothing was published: the running cluster could not be asked for its catalogs",
+    )?;
+    let mut created = Vec::new();
+    for (name, spec) in batch {
         if existing.iter().any(|c| c == name) {
             writeln!(
                 out,
@@ -351,21 +365,44 @@ async fn create_live(
             continue;
         }
         let properties = trino_catalogs::render_for(name, spec, version).properties;
-        trino_ecs_core::live::create_catalog(client, name, &properties)
-            .await
-            .with_context(|| {
-                format!(
-                    "{name} was published, but CREATE CATALOG failed on the running cluster; a catalog with new secrets needs `cargo xtask deploy` first (the containers get secret variables only through a deployment)"
-                )
-            })?;
+        if let Err(e) = trino_ecs_core::live::create_catalog(client, name, &properties).await {
+            let undone = drop_live(client, &created).await;
+            return Err(anyhow::Error::new(e).context(format!(
+                "nothing was published: the running cluster refused {name} (CREATE CATALOG); {undone}. A catalog with new secrets needs `cargo xtask deploy` first (the containers get secret variables only through a deployment)"
+            )));
+        }
         writeln!(
             out,
             "{name}: created on the running cluster (CREATE CATALOG)"
         )?;
+        created.push(name.clone());
     }
-    Ok(())
+    Ok(created)
 }
 
+/// Drops the catalogs `add --live` created in this run; says what it undid, for the error it is part of.
+async fn drop_live(client: &trino_client::Client, created: &[String]) -> String {
+    if created.is_empty() {
+        return "the cluster is unchanged".to_owned();
+    }
+    let mut failed = Vec::new();
+    for name in created {
+        if let Err(e) = trino_ecs_core::live::drop_catalog(client, name).await {
+            failed.push(format!("{name} ({e})"));
+        }
+    }
+    if failed.is_empty() {
+        format!("dropped {} from the cluster again", created.join(", "))
+    } else {
+        format!(
+            "could not drop {} from the cluster again: DROP CATALOG them by hand",
+            failed.join(", ")
+        )
+    }
+}
+
+/// Probes every catalog of the batch (unless `no_probe`), and only when all pass writes them: one unreachable
+/// catalog publishes nothing.
 async fn publish(
     out: &mut String,
     store: &dyn CatalogStore,
@@ -373,7 +410,19 @@ async fn publish(
     batch: Vec<(String, CatalogSpec, SecretValues)>,
     no_probe: bool,
 ) -> anyhow::Result<()> {
-    for (name, spec, env_secrets) in &batch {
+    probe_all(out, store, sdk, &batch, no_probe).await?;
+    write_all(out, store, batch).await
+}
+
+/// Probes every catalog of the batch (unless `no_probe`); the first failure ends it before anything is written.
+async fn probe_all(
+    out: &mut String,
+    store: &dyn CatalogStore,
+    sdk: Option<&aws_config::SdkConfig>,
+    batch: &[(String, CatalogSpec, SecretValues)],
+    no_probe: bool,
+) -> anyhow::Result<()> {
+    for (name, spec, env_secrets) in batch {
         if no_probe {
             writeln!(out, "{name}: probe skipped (--no-probe)")?;
             continue;
@@ -391,6 +440,15 @@ async fn publish(
             writeln!(out, "{name}: server version {v}")?;
         }
     }
+    Ok(())
+}
+
+/// Writes every catalog of the batch to the store.
+async fn write_all(
+    out: &mut String,
+    store: &dyn CatalogStore,
+    batch: Vec<(String, CatalogSpec, SecretValues)>,
+) -> anyhow::Result<()> {
     for (name, spec, env_secrets) in &batch {
         let report = store.put(name, spec, env_secrets).await?;
         writeln!(
@@ -567,6 +625,87 @@ mod tests {
             "{err:#}"
         );
         assert!(empty.list().await.unwrap().is_empty(), "nothing published");
+    }
+
+    /// When Trino refuses the second catalog of a batch, `add --live` drops the first one it created again
+    /// and publishes nothing: the store and the cluster stay as they were.
+    #[tokio::test]
+    async fn add_live_refused_by_trino_publishes_nothing_and_undoes_what_it_created() {
+        use trino_client::replay::{ReplayServer, Script};
+        let dir = scratch("live-refused");
+        let config = config(&dir);
+        let store = MemoryCatalogStore::new(layout(&config).unwrap());
+        let env = |var: &str| var.ends_with("PASSWORD").then(|| SECRET.to_owned());
+        let version = config.trino_version().unwrap();
+        let sql = |name: &str| {
+            let spec = &config.catalogs[name];
+            trino_ecs_core::live::create_catalog_sql(
+                name,
+                &trino_catalogs::render_for(name, spec, version).properties,
+            )
+            .unwrap()
+        };
+        let server = ReplayServer::start().await.unwrap();
+        let finished = |data: serde_json::Value| {
+            Script::new().page(serde_json::json!({
+                "id": "20261202_000000_00000_live1", "data": data,
+                "columns": [{"name": "Catalog", "type": "varchar(6)",
+                    "typeSignature": {"rawType": "varchar", "arguments": []}}],
+                "stats": {"state": "FINISHED"}
+            }))
+        };
+        server.add_query("SHOW CATALOGS", finished(serde_json::json!([["system"]])));
+        server.add_query(&sql("lake"), finished(serde_json::Value::Null));
+        server.add_query(
+            &sql("crm"),
+            Script::new().page(serde_json::json!({
+                "id": "20261202_000000_00000_live2",
+                "stats": {"state": "FAILED"},
+                "error": {"message": "Configuration property 'postgresql.bogus' was not used",
+                    "errorCode": 65536, "errorName": "GENERIC_INTERNAL_ERROR",
+                    "errorType": "INTERNAL_ERROR"}
+            })),
+        );
+        server.add_query(
+            "DROP CATALOG IF EXISTS \"lake\"",
+            finished(serde_json::Value::Null),
+        );
+
+        let err = execute(
+            &config,
+            &store,
+            None,
+            CatalogCmd::Add {
+                names: vec!["lake".into(), "crm".into()],
+                no_probe: true,
+                live: Some(server.url()),
+            },
+            &env,
+        )
+        .await
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("nothing was published"), "{err}");
+        assert!(err.contains("refused crm"), "{err}");
+        assert!(err.contains("postgresql.bogus"), "{err}");
+        assert!(err.contains("dropped lake from the cluster again"), "{err}");
+        assert!(!err.contains(SECRET), "{err}");
+        let statements: Vec<String> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(
+            statements,
+            [
+                "SHOW CATALOGS".to_owned(),
+                sql("lake"),
+                sql("crm"),
+                "DROP CATALOG IF EXISTS \"lake\"".to_owned()
+            ]
+        );
+        assert!(store.list().await.unwrap().is_empty(), "nothing published");
     }
 
     /// Every command's output and every rendered file is free of the secret values.

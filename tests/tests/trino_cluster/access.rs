@@ -76,7 +76,6 @@ async fn only_the_ops_user_may_change_a_workers_state() {
 /// An ordinary user can run the JDBC connectors' pass-through table function (`system.query`) on the lake's
 /// MySQL and PostgreSQL catalogs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap (issue 13): the rendered rules.json has no function rules, so Trino 476 says \"Access Denied: Cannot execute function sales.system.query\""]
 async fn an_analyst_may_run_jdbc_pass_through_queries() {
     let analyst = trino::client(&unique_ident("analyst"));
     for catalog in ["sales", "crm"] {
@@ -179,7 +178,6 @@ async fn an_analyst_may_run_iceberg_table_procedures() {
 /// An ordinary user can call the Iceberg connector's procedures on a table of their own:
 /// `system.rollback_to_snapshot` takes the table back to its first insert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap (issue 13): the rendered rules.json has no procedure rules, so Trino 476 says \"Access Denied: Cannot execute procedure lake.system.rollback_to_snapshot\""]
 async fn an_analyst_may_call_iceberg_procedures() {
     let analyst = trino::client(&unique_ident("analyst"));
     let schema = unique_ident("proc");

@@ -125,7 +125,6 @@ async fn catalog_add_live_publishes_and_creates_a_catalog_that_answers() {
 /// A catalog Trino refuses (a connector property that does not exist) makes `catalog add --live` fail
 /// before anything is published: the store has no entry for it and the cluster does not list it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap (issue 15): catalog add --live publishes to SSM before CREATE CATALOG, so a catalog Trino refuses is left in the store"]
 async fn catalog_add_live_refuses_a_catalog_trino_refuses_before_publishing() {
     let config = trino::local_config();
     let name = unique_ident("refused");

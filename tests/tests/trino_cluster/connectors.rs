@@ -86,16 +86,13 @@ fn postgres_database() -> String {
         .to_owned()
 }
 
-/// A Redshift catalog rendered by trino-catalogs, pointed at the harness PostgreSQL (the Redshift JDBC driver
-/// speaks PostgreSQL's wire protocol), is created on the running cluster and reads a table written through the
-/// PostgreSQL catalog.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: the Redshift driver defaults to verify-ca TLS and the harness PostgreSQL has a self-signed certificate (\"PKIX path building failed\"); the catalog is accepted, the read fails"]
-async fn a_rendered_redshift_catalog_is_created_live_and_reads_postgresql() {
-    let name = unique_ident("rs");
-    let spec = CatalogSpec::Redshift(RedshiftCatalog {
+/// A Redshift catalog rendered by trino-catalogs for the harness PostgreSQL with `sslmode`: created live
+/// on the running cluster, it reads through the Redshift JDBC driver (`SELECT` on a table written through
+/// the PostgreSQL catalog) as far as vanilla PostgreSQL lets it.
+fn redshift_spec(tls: &str) -> CatalogSpec {
+    CatalogSpec::Redshift(RedshiftCatalog {
         url: format!(
-            "jdbc:redshift://{}/{}",
+            "jdbc:redshift://{}/{}?{tls}",
             lake_tests::postgres_addr(),
             postgres_database()
         ),
@@ -104,14 +101,47 @@ async fn a_rendered_redshift_catalog_is_created_live_and_reads_postgresql() {
         unload_location: None,
         unload_iam_role: None,
         properties: BTreeMap::new(),
-    });
+    })
+}
+
+/// Creates the catalog on the running cluster, reads `table` through it, drops it; returns the read.
+async fn read_through_redshift(
+    tls: &str,
+    table: &str,
+) -> Result<trino_client::QueryResult, trino_client::Error> {
+    let name = unique_ident("rs");
+    let spec = redshift_spec(tls);
     trino_catalogs::check(&name, &spec).expect("the Redshift catalog passes the tool's validation");
     let rendered = render_for_the_cluster(&name, &spec);
     let ops = trino::ops_client();
     trino_ecs_core::live::create_catalog(&ops, &name, &rendered.properties)
         .await
-        .unwrap_or_else(|e| panic!("CREATE CATALOG {name} (redshift) was refused: {e}"));
+        .unwrap_or_else(|e| panic!("CREATE CATALOG {name} (redshift, {tls}) was refused: {e}"));
+    let catalogs = trino::catalogs(&ops).await;
+    let read = trino::client("lake-tests-redshift")
+        .fetch_all(&format!(
+            "SELECT id, region FROM {name}.{table} ORDER BY id"
+        ))
+        .await;
+    trino::run_best_effort(&ops, &[format!("DROP CATALOG {name}")]).await;
+    assert!(
+        catalogs.contains(&name),
+        "SHOW CATALOGS lacks {name}: {catalogs:?}"
+    );
+    read
+}
 
+/// What the Redshift driver can show against PostgreSQL, which stands in for Redshift here: Trino accepts
+/// the rendered catalog (CREATE CATALOG on the running cluster), and a read gets through the driver's
+/// default certificate verification (`sslmode=verify-ca`, the harness's self-signed certificate given as
+/// `sslrootcert`, as a team whose Redshift presents a private CA would) to PostgreSQL's login, which then
+/// refuses the Redshift-only startup parameter `driver_version` -- vanilla PostgreSQL refuses unknown startup
+/// parameters, so no row can be read; real Redshift accepts it. Without `sslrootcert` the same read fails in
+/// the TLS handshake (PKIX), which shows the certificate really was verified. A server given without its CA
+/// is reached with `ssl=false` and shows the same login answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rendered_redshift_catalog_is_accepted_and_its_driver_reaches_postgresql_over_verified_tls()
+ {
     let client = trino::client("lake-tests-redshift");
     let schema = unique_ident("rs");
     trino::run_all(
@@ -124,12 +154,17 @@ async fn a_rendered_redshift_catalog_is_created_live_and_reads_postgresql() {
         ],
     )
     .await;
-    let catalogs = trino::catalogs(&client).await;
-    let read = client
-        .fetch_all(&format!(
-            "SELECT id, region FROM {name}.{schema}.accounts ORDER BY id"
-        ))
-        .await;
+    let table = format!("{schema}.accounts");
+    let ca = lake_tests::postgres_ca();
+    let tls = match &ca {
+        Some(ca) => format!("sslmode=verify-ca&sslrootcert={}", ca.display()),
+        None => "ssl=false".to_owned(),
+    };
+    let verified = read_through_redshift(&tls, &table).await;
+    let unverified = match &ca {
+        Some(_) => Some(read_through_redshift("sslmode=verify-ca", &table).await),
+        None => None,
+    };
     trino::run_best_effort(
         &client,
         &[
@@ -138,26 +173,24 @@ async fn a_rendered_redshift_catalog_is_created_live_and_reads_postgresql() {
         ],
     )
     .await;
-    trino::run_best_effort(&ops, &[format!("DROP CATALOG {name}")]).await;
 
+    let login_refused = |read: &Result<trino_client::QueryResult, trino_client::Error>| match read {
+        Err(e) => e.to_string(),
+        Ok(rows) => format!("rows {:?}", rows.rows),
+    };
+    let answer = login_refused(&verified);
     assert!(
-        catalogs.contains(&name),
-        "SHOW CATALOGS lacks {name}: {catalogs:?}"
+        answer.contains("unrecognized configuration parameter \"driver_version\""),
+        "the Redshift driver ({tls}) must get through TLS to PostgreSQL's login, which refuses only the \
+         Redshift startup parameter; Trino answered: {answer}"
     );
-    let read = read.unwrap_or_else(|e| {
-        panic!("the Redshift catalog {name} could not read PostgreSQL through its driver: {e}")
-    });
-    let rows: Vec<(i64, String)> = read
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                trino::integer(r.get(0).expect("id")),
-                r.get(1).expect("region").to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(rows, [(1, "north".to_owned()), (2, "south".to_owned())]);
+    if let Some(unverified) = unverified {
+        let answer = login_refused(&unverified);
+        assert!(
+            answer.contains("PKIX"),
+            "without sslrootcert the driver must refuse the self-signed certificate; Trino answered: {answer}"
+        );
+    }
 }
 
 /// A throwaway RSA key in PKCS#8 PEM, generated now: a syntactically valid service-account key that grants

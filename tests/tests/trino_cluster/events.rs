@@ -20,6 +20,8 @@ fn event_log_pool(config: &LakeConfig) -> mysql_async::Pool {
         .url
         .strip_prefix("jdbc:mysql://")
         .unwrap_or_else(|| panic!("[event_log] url {:?} is not jdbc:mysql://", log.url));
+    // Without the query: its options are Connector/J's (createDatabaseIfNotExist), which mysql_async refuses.
+    let address = address.split('?').next().unwrap_or(address);
     mysql_async::Pool::new(format!("mysql://{}@{address}", log.user).as_str())
 }
 
@@ -86,7 +88,6 @@ async fn query_id(client: &Client, sql: &str) -> String {
 /// the failure and the catalogs read; and `xtask events report --output json` ranks the user and source
 /// with the same counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: the events reader hands the event_log URL to mysql_async, which refuses Connector/J options such as createDatabaseIfNotExist (UnknownParameter)"]
 async fn the_event_listener_records_queries_and_the_report_counts_them() {
     let config = trino::local_config();
     let schema = unique_ident("ev");
@@ -120,8 +121,10 @@ async fn the_event_listener_records_queries_and_the_report_counts_them() {
     };
     let sales = in_catalog("sales");
     let crm = in_catalog("crm");
-    let sales_count = query_id(&sales, "SELECT count(*) FROM orders").await;
-    let crm_count = query_id(&crm, "SELECT count(*) FROM customers").await;
+    // Plain scans: an aggregation the JDBC connectors push down is logged with the generated query as its
+    // input (`_generated._generated_query`, seen on 476) instead of the table.
+    let sales_scan = query_id(&sales, "SELECT customer_id FROM orders").await;
+    let crm_scan = query_id(&crm, "SELECT customer_id FROM customers").await;
     let join = query_id(
         &crm,
         &format!(
@@ -145,8 +148,8 @@ async fn the_event_listener_records_queries_and_the_report_counts_them() {
         other => panic!("a query of a missing table must fail with TABLE_NOT_FOUND: {other:?}"),
     };
     let ids = vec![
-        sales_count.clone(),
-        crm_count.clone(),
+        sales_scan.clone(),
+        crm_scan.clone(),
         join.clone(),
         failed.clone(),
     ];
@@ -175,8 +178,8 @@ async fn the_event_listener_records_queries_and_the_report_counts_them() {
     .await;
 
     for (id, catalog) in [
-        (&sales_count, "sales"),
-        (&crm_count, "crm"),
+        (&sales_scan, "sales"),
+        (&crm_scan, "crm"),
         (&join, "crm"),
         (&failed, "sales"),
     ] {
@@ -194,7 +197,7 @@ async fn the_event_listener_records_queries_and_the_report_counts_them() {
             "{id}: {row:?}"
         );
     }
-    for id in [&sales_count, &crm_count, &join] {
+    for id in [&sales_scan, &crm_scan, &join] {
         let row = &rows[id];
         assert_eq!(row.query_state, "FINISHED", "{id}: {row:?}");
         assert_eq!(
@@ -239,8 +242,8 @@ async fn the_event_listener_records_queries_and_the_report_counts_them() {
         tables
     };
     let table = |c: &str, t: &str| (c.to_owned(), schema.clone(), t.to_owned());
-    assert_eq!(inputs(&sales_count), [table("sales", "orders")]);
-    assert_eq!(inputs(&crm_count), [table("crm", "customers")]);
+    assert_eq!(inputs(&sales_scan), [table("sales", "orders")]);
+    assert_eq!(inputs(&crm_scan), [table("crm", "customers")]);
     assert_eq!(
         inputs(&join),
         [table("crm", "customers"), table("sales", "orders")]

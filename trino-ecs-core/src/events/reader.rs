@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use futures::TryStreamExt as _;
 use mysql_async::prelude::Queryable as _;
-use mysql_async::{OptsBuilder, Pool, Row};
+use mysql_async::{Pool, Row};
 
 use super::model::{QueryEvent, TimeWindow, parse_inputs};
 use super::report::{ReportBuilder, SkippedRow, TableAccess, UsageReport};
@@ -96,14 +96,24 @@ fn query_error(e: mysql_async::Error) -> EventLogError {
 
 /// A reader of one event-log database.
 pub struct EventLogReader {
-    pool: Pool,
+    url: trino_catalogs::validate::JdbcUrl,
+    user: String,
+    password: Option<String>,
+    /// Built on first use, with the TLS settings the first session negotiated.
+    pool: tokio::sync::OnceCell<Pool>,
     target: String,
     database: String,
 }
 
+/// How long opening the first session may take (DNS, TCP, TLS and login, each).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl EventLogReader {
-    /// Connects lazily to `url` (`jdbc:mysql://host[:port]/database` as Trino's listener takes it, or
-    /// `mysql://host[:port]/database`) as `user` with `password`.
+    /// Connects lazily to `url` (`jdbc:mysql://host[:port]/database[?...]` as Trino's listener takes it, or
+    /// `mysql://host[:port]/database`) as `user` with `password`, the way the listener's Connector/J does:
+    /// its TLS options (`sslMode`, `useSSL`, `requireSSL`, `verifyServerCertificate`) are honoured, so the
+    /// reader never reads in plaintext what the listener writes over TLS; options that concern only the
+    /// JDBC driver (`createDatabaseIfNotExist`, timeouts, ...) are accepted and not used.
     pub fn new(url: &str, user: &str, password: Option<&str>) -> Result<Self, EventLogError> {
         let invalid = |reason: &str| EventLogError::InvalidUrl {
             url: url.to_owned(),
@@ -124,6 +134,8 @@ impl EventLogReader {
         let host = parsed
             .host_str()
             .ok_or_else(|| invalid("it has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .to_owned();
         let port = parsed.port().unwrap_or(3306);
         let database = parsed.path().trim_start_matches('/').to_owned();
@@ -132,28 +144,51 @@ impl EventLogReader {
                 "it must name the database, e.g. jdbc:mysql://host:3306/trino_events",
             ));
         }
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(host.clone())
-            .tcp_port(port)
-            .user(Some(user))
-            .pass(password)
-            .db_name(Some(database.clone()))
-            .prefer_socket(false);
+        let url_parts = trino_catalogs::validate::JdbcUrl {
+            scheme: "mysql".to_owned(),
+            host: host.clone(),
+            port,
+            database: Some(database.clone()),
+            params: parsed
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        };
+        trino_catalogs::probe::tls_mode(&url_parts).map_err(|reason| invalid(&reason))?;
         Ok(Self {
-            pool: Pool::new(opts),
+            url: url_parts,
+            user: user.to_owned(),
+            password: password.map(str::to_owned),
+            pool: tokio::sync::OnceCell::new(),
             target: format!("{host}:{port}/{database}"),
             database,
         })
     }
 
     async fn conn(&self) -> Result<mysql_async::Conn, EventLogError> {
-        self.pool
-            .get_conn()
-            .await
-            .map_err(|e| EventLogError::Connect {
+        let connect_error =
+            |source: Box<dyn std::error::Error + Send + Sync>| EventLogError::Connect {
                 target: self.target.clone(),
-                source: Box::new(e),
+                source,
+            };
+        let pool = self
+            .pool
+            .get_or_try_init(|| async {
+                let session = trino_catalogs::probe::connect_mysql(
+                    &self.url,
+                    &self.user,
+                    self.password.clone(),
+                    CONNECT_TIMEOUT,
+                )
+                .await
+                .map_err(|e| connect_error(Box::new(e)))?;
+                let _ = session.conn.disconnect().await;
+                Ok::<_, EventLogError>(Pool::new(session.opts))
             })
+            .await?;
+        pool.get_conn()
+            .await
+            .map_err(|e| connect_error(Box::new(e)))
     }
 
     /// Checks that `trino_queries` exists and has every column in [`REQUIRED_COLUMNS`].
@@ -255,7 +290,9 @@ impl EventLogReader {
 
     /// Closes the connection pool.
     pub async fn close(self) {
-        let _ = self.pool.disconnect().await;
+        if let Some(pool) = self.pool.into_inner() {
+            let _ = pool.disconnect().await;
+        }
     }
 }
 
@@ -331,12 +368,25 @@ mod tests {
     fn urls_are_checked_and_never_carry_credentials() {
         assert!(EventLogReader::new("jdbc:mysql://127.0.0.1:3306/trino_events", "u", None).is_ok());
         assert!(EventLogReader::new("mysql://db.internal/trino_events", "u", Some("p")).is_ok());
+        // Options only Connector/J uses are accepted (the local lake's URL has one).
+        assert!(
+            EventLogReader::new(
+                "jdbc:mysql://127.0.0.1:3306/trino_events?createDatabaseIfNotExist=true&sslMode=REQUIRED",
+                "u",
+                None
+            )
+            .is_ok()
+        );
         for (url, needle) in [
             ("postgres://h/db", "must start with"),
             ("jdbc:mysql://127.0.0.1:3306", "must name the database"),
             (
                 "mysql://root:secret@127.0.0.1/db",
                 "credentials must not be embedded",
+            ),
+            (
+                "jdbc:mysql://h/db?sslMode=SOMETIMES",
+                "sslMode=\"sometimes\"",
             ),
         ] {
             let error = EventLogReader::new(url, "u", None)

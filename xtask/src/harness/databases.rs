@@ -75,6 +75,14 @@ impl Databases {
             ("LAKE_TEST_POSTGRES_PORT", self.postgres.port.to_string()),
             ("LAKE_TEST_POSTGRES_JDBC_URL", self.postgres.jdbc_url()),
         ]
+        .into_iter()
+        .chain(
+            self.postgres
+                .ca_file
+                .as_ref()
+                .map(|ca| ("LAKE_TEST_POSTGRES_CA", ca.display().to_string())),
+        )
+        .collect()
     }
 
     /// Leaves both servers running after this process ends; returns a line per database saying where it is and
@@ -129,6 +137,9 @@ pub struct DbInstance {
     pub data_dir: Option<PathBuf>,
     /// The server's log (the harness's own only).
     pub log: Option<PathBuf>,
+    /// A PEM file that verifies the server's TLS certificate (the harness's own PostgreSQL only: it presents
+    /// Debian's self-signed certificate, which is its own CA).
+    pub ca_file: Option<PathBuf>,
     url: String,
     child: Option<Child>,
     slot: Option<Slot>,
@@ -190,6 +201,7 @@ impl DbInstance {
             database: addr.database,
             data_dir: None,
             log: None,
+            ca_file: None,
             url,
             child: None,
             slot: None,
@@ -769,6 +781,7 @@ fn start_mariadb(binaries: &MariaDbBinaries, slot: Slot) -> anyhow::Result<DbIns
         database: "test".into(),
         data_dir: Some(data),
         log: Some(log),
+        ca_file: None,
         url: format!("mysql://root@127.0.0.1:{port}/test"),
         child: Some(child),
         slot: Some(slot),
@@ -1006,6 +1019,7 @@ fn start_postgres(binaries: &PostgresBinaries, slot: Slot) -> anyhow::Result<DbI
         database: "test".into(),
         data_dir: Some(data),
         log: Some(log),
+        ca_file: Some(PathBuf::from(SNAKEOIL_CERT)),
         url: format!("host=127.0.0.1 port={port} user=postgres dbname=test"),
         child: Some(child),
         slot: Some(slot),

@@ -449,7 +449,9 @@ fn maven_local_repo() -> anyhow::Result<PathBuf> {
 /// `mvn -B` run outside any project, so that a `pom.xml` above the workspace cannot change what it does.
 fn maven() -> Command {
     let mut command = Command::new("mvn");
-    command.arg("-B").current_dir(std::env::temp_dir());
+    command
+        .args(["-B", "-Dstyle.color=never"])
+        .current_dir(std::env::temp_dir());
     command
 }
 
