@@ -165,6 +165,55 @@ fn check_rule(sink: &mut Sink, name: &str, rule: &Rule) {
         // [LC] "One or more transition or expiration actions".
         sink.push(name, "Rule", "has no action: add Transitions, Expiration, NoncurrentVersionTransitions, NoncurrentVersionExpiration or AbortIncompleteMultipartUpload");
     }
+    // [API] every day count of a lifecycle rule is an Integer (32-bit): a larger one passes JSON but S3 and
+    // the SDK cannot take it.
+    let days = rule
+        .transitions
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("Transitions[{i}].Days"), t.days))
+        .chain(
+            rule.expiration
+                .iter()
+                .map(|e| ("Expiration.Days".to_owned(), e.days)),
+        )
+        .chain(
+            rule.noncurrent_version_transitions
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    (
+                        format!("NoncurrentVersionTransitions[{i}].NoncurrentDays"),
+                        t.noncurrent_days,
+                    )
+                }),
+        )
+        .chain(rule.noncurrent_version_expiration.iter().map(|e| {
+            (
+                "NoncurrentVersionExpiration.NoncurrentDays".to_owned(),
+                e.noncurrent_days,
+            )
+        }))
+        .chain(rule.abort_incomplete_multipart_upload.iter().map(|a| {
+            (
+                "AbortIncompleteMultipartUpload.DaysAfterInitiation".to_owned(),
+                a.days_after_initiation,
+            )
+        }));
+    for (field, value) in days {
+        if let Some(d) = value
+            && i32::try_from(d).is_err()
+        {
+            sink.push(
+                name,
+                field,
+                format!(
+                    "{d} does not fit S3's 32-bit day count (at most {})",
+                    i32::MAX
+                ),
+            );
+        }
+    }
     check_transitions(sink, name, rule);
     check_expiration(sink, name, rule);
     check_noncurrent(sink, name, rule);
@@ -216,6 +265,60 @@ fn check_filter(sink: &mut Sink, name: &str, field: &str, filter: &Filter, lifec
             "is empty: a tag filter needs a key",
         );
     }
+    // [S3] object keys (so prefixes) are at most 1024 bytes; tag keys at most 128 characters, values 256.
+    let prefixes = [
+        (format!("{field}.Prefix"), filter.prefix.as_ref()),
+        (
+            format!("{field}.And.Prefix"),
+            filter.and.as_ref().and_then(|a| a.prefix.as_ref()),
+        ),
+    ];
+    for (at, prefix) in prefixes {
+        if let Some(p) = prefix
+            && p.len() > MAX_PREFIX_BYTES
+        {
+            sink.push(
+                name,
+                at,
+                format!(
+                    "is {} bytes; S3 keys, and so prefixes, are at most {MAX_PREFIX_BYTES} bytes",
+                    p.len()
+                ),
+            );
+        }
+    }
+    let tags = filter
+        .tag
+        .iter()
+        .map(|t| (format!("{field}.Tag"), t))
+        .chain(filter.and.iter().flat_map(|a| {
+            a.tags
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (format!("{field}.And.Tags[{i}]"), t))
+        }));
+    for (at, tag) in tags {
+        if tag.key.chars().count() > MAX_TAG_KEY_CHARS {
+            sink.push(
+                name,
+                format!("{at}.Key"),
+                format!(
+                    "is {} characters; S3 tag keys are at most {MAX_TAG_KEY_CHARS}",
+                    tag.key.chars().count()
+                ),
+            );
+        }
+        if tag.value.chars().count() > MAX_TAG_VALUE_CHARS {
+            sink.push(
+                name,
+                format!("{at}.Value"),
+                format!(
+                    "is {} characters; S3 tag values are at most {MAX_TAG_VALUE_CHARS}",
+                    tag.value.chars().count()
+                ),
+            );
+        }
+    }
     check_sizes(
         sink,
         name,
@@ -252,6 +355,12 @@ fn check_filter(sink: &mut Sink, name: &str, field: &str, filter: &Filter, lifec
         );
     }
 }
+
+/// S3's limit on object keys, which bounds a filter prefix.
+const MAX_PREFIX_BYTES: usize = 1024;
+/// S3's limits on object tags.
+const MAX_TAG_KEY_CHARS: usize = 128;
+const MAX_TAG_VALUE_CHARS: usize = 256;
 
 fn check_sizes(sink: &mut Sink, name: &str, field: &str, greater: Option<i64>, less: Option<i64>) {
     if let Some(g) = greater
@@ -1351,5 +1460,43 @@ mod tests {
         );
         one(&it(""), "Tierings", "is empty");
         assert!(violations(&it(r#"{"Days":90,"AccessTier":"ARCHIVE_ACCESS"},{"Days":180,"AccessTier":"DEEP_ARCHIVE_ACCESS"}"#)).is_empty());
+    }
+
+    /// Issue 16 item 8: what `validate` passed but `plan` (the 32-bit API) or S3 refused.
+    #[test]
+    fn limits_of_the_s3_api_are_checked() {
+        one(
+            &rule(r#""Expiration":{"Days":4294967296}"#),
+            "Expiration.Days",
+            "32-bit",
+        );
+        one(
+            &rule(r#""AbortIncompleteMultipartUpload":{"DaysAfterInitiation":3000000000}"#),
+            "AbortIncompleteMultipartUpload.DaysAfterInitiation",
+            "32-bit",
+        );
+        let long = "k".repeat(129);
+        one(
+            &format!(
+                r#"{{"Rules":[{{"ID":"r","Filter":{{"Tag":{{"Key":"{long}","Value":"v"}}}},"Status":"Enabled","Expiration":{{"Days":30}}}}]}}"#
+            ),
+            "Filter.Tag.Key",
+            "at most 128",
+        );
+        let prefix = "p".repeat(1025);
+        one(
+            &format!(
+                r#"{{"Rules":[{{"ID":"r","Filter":{{"Prefix":"{prefix}"}},"Status":"Enabled","Expiration":{{"Days":30}}}}]}}"#
+            ),
+            "Filter.Prefix",
+            "at most 1024 bytes",
+        );
+        let ok = "p".repeat(1024);
+        assert_eq!(
+            violations(&format!(
+                r#"{{"Rules":[{{"ID":"r","Filter":{{"Prefix":"{ok}"}},"Status":"Enabled","Expiration":{{"Days":2147483647}}}}]}}"#
+            )),
+            vec![]
+        );
     }
 }

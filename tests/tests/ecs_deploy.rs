@@ -11,6 +11,7 @@ use trino_ecs_core::aws::AwsCluster;
 use trino_ecs_core::calls::CallCounter;
 use trino_ecs_core::config::LakeConfig;
 use trino_ecs_core::deploy::{self, DeployOptions};
+use trino_ecs_core::lease::Holder;
 use trino_ecs_core::model::{self, DeployInputs};
 use trino_ecs_core::plan::Action;
 
@@ -89,7 +90,7 @@ async fn hold_lock(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core
     aws.lock(
         &desired.lock_parameter,
         &desired.cluster,
-        "the other deploy",
+        &Holder::named("the other deploy"),
         Duration::from_secs(600),
     )
     .await
@@ -601,7 +602,7 @@ async fn a_held_lock_stops_a_second_deploy() {
         .lock(
             &desired.lock_parameter,
             &desired.cluster,
-            "dead deploy",
+            &Holder::named("dead deploy"),
             Duration::ZERO,
         )
         .await
@@ -610,12 +611,115 @@ async fn a_held_lock_stops_a_second_deploy() {
         .lock(
             &desired.lock_parameter,
             &desired.cluster,
-            "me",
+            &Holder::named("me"),
             Duration::from_secs(60),
         )
         .await
         .unwrap();
     aws.unlock(again).await.unwrap();
+}
+
+/// Issue 16 item 9: a deploy killed on this machine leaves its lock behind; the next deploy sees that the
+/// holder's process is gone and takes the lock over at once instead of waiting 30 minutes. A lock held by a
+/// live process, or by one on another machine, stays, until a confirmed `force_unlock` of exactly the lease
+/// that was shown.
+#[tokio::test]
+async fn a_lock_whose_holder_died_here_is_taken_over_and_any_lock_can_be_forced() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let desired = desired_without_catalog_secrets(&config);
+    let aws = AwsCluster::new(&sdk);
+    let here = format!("test-host-{}", std::process::id());
+    // A process that has exited (and was reaped): its pid names no process.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let dead = Holder {
+        owner: "killed deploy".into(),
+        host: here.clone(),
+        pid: child.id(),
+    };
+    let me = Holder {
+        owner: "next deploy".into(),
+        host: here.clone(),
+        pid: std::process::id(),
+    };
+    let lease = Duration::from_secs(1800);
+    let _abandoned = aws
+        .lock(&desired.lock_parameter, &desired.cluster, &dead, lease)
+        .await
+        .unwrap();
+    let taken = aws
+        .lock(&desired.lock_parameter, &desired.cluster, &me, lease)
+        .await
+        .expect("the lock of a dead holder on this machine is taken over");
+    let holder = aws
+        .lock_holder(&desired.lock_parameter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder.owner, "next deploy");
+
+    // Held by a live process here (this one): refused, naming the holder.
+    let other = Holder {
+        owner: "third deploy".into(),
+        host: here.clone(),
+        pid: std::process::id(),
+    };
+    let err = aws
+        .lock(&desired.lock_parameter, &desired.cluster, &other, lease)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, trino_ecs_core::Error::Locked { owner, .. } if owner.contains("next deploy")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--force-unlock"), "{err}");
+
+    // Forcing needs the lease that was shown: a stale view removes nothing.
+    let mut stale = holder.clone();
+    stale.token = "another".into();
+    assert!(
+        !aws.force_unlock(&desired.lock_parameter, &stale)
+            .await
+            .unwrap()
+    );
+    assert!(
+        aws.lock_holder(&desired.lock_parameter)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        aws.force_unlock(&desired.lock_parameter, &holder)
+            .await
+            .unwrap()
+    );
+    assert!(
+        aws.lock_holder(&desired.lock_parameter)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The forced-out holder's unlock then leaves alone what is not its own.
+    let again = aws
+        .lock(&desired.lock_parameter, &desired.cluster, &other, lease)
+        .await
+        .unwrap();
+    aws.unlock(taken).await.unwrap();
+    assert_eq!(
+        aws.lock_holder(&desired.lock_parameter)
+            .await
+            .unwrap()
+            .map(|l| l.owner),
+        Some("third deploy".to_owned())
+    );
+    aws.unlock(again).await.unwrap();
+    assert!(
+        aws.lock_holder(&desired.lock_parameter)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Everything a converged cluster must have exactly once.

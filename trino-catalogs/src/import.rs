@@ -110,7 +110,9 @@ pub fn import(file_name: &str, text: &str) -> Result<Imported> {
                 props.remove("connection-url"),
                 props.remove("connection-user"),
             ) {
-                (Some(url), Some(user)) => {
+                // A URL that carries credentials is not a typed field (it would be stored in clear): the
+                // catalog is imported as generic, its URL a secret property.
+                (Some(url), Some(user)) if !value_carries_secret(&url) => {
                     let password = props
                         .remove("connection-password")
                         .map(|v| secret("password", v));
@@ -163,7 +165,7 @@ pub fn import(file_name: &str, text: &str) -> Result<Imported> {
             let mut secret_properties = BTreeMap::new();
             for (k, v) in original {
                 let is_env = v.starts_with("${ENV:") && v.ends_with('}');
-                if is_env || looks_secret(&k) {
+                if is_env || looks_secret(&k) || value_carries_secret(&v) {
                     let r = match v.strip_prefix("${ENV:").and_then(|v| v.strip_suffix('}')) {
                         Some(var) => SecretRef::Env(var.to_owned()),
                         None => {
@@ -188,6 +190,14 @@ pub fn import(file_name: &str, text: &str) -> Result<Imported> {
         spec,
         secrets,
     })
+}
+
+/// Whether a property value holds a secret whatever its key: a URL with credentials (`?password=`,
+/// `;password=`, `user:pw@host`) or a JAAS configuration with `password=`.
+pub fn value_carries_secret(value: &str) -> bool {
+    let url_like = value.contains("://") || value.starts_with("jdbc:");
+    (url_like && !crate::validate::url_credentials(value).is_empty())
+        || value.to_ascii_lowercase().contains("password=")
 }
 
 #[cfg(test)]
@@ -297,5 +307,40 @@ mod tests {
         assert_eq!(e, "cannot import x.properties: there is no connector.name");
         assert!(import("Bad.properties", "connector.name=tpch\n").is_err());
         assert!(import("x.conf", "connector.name=tpch\n").is_err());
+    }
+
+    /// Issue 16 item 4: a file whose URL or JAAS setting carries a password imports with that value as a
+    /// secret (stored as a SecureString), never in the definition.
+    #[test]
+    fn credentials_in_values_become_secrets() {
+        let i = import(
+            "crm.properties",
+            "connector.name=postgresql\nconnection-url=jdbc:postgresql://h:5432/d?password=hunter2\n\
+             connection-user=bob\n",
+        )
+        .unwrap();
+        let CatalogSpec::Generic(g) = &i.spec else {
+            panic!("{:?}", i.spec)
+        };
+        assert!(g.secret_properties.contains_key("connection-url"), "{g:?}");
+        assert!(!format!("{:?}", i.spec).contains("hunter2"));
+        assert_eq!(
+            i.secrets["connection-url"].expose(),
+            "jdbc:postgresql://h:5432/d?password=hunter2"
+        );
+        let i = import(
+            "events.properties",
+            "connector.name=kafka\nkafka.sasl.jaas.config=PlainLoginModule required password=\"hunter2\";\n\
+             kafka.api-key=abc\nkafka.nodes=k:9092\n",
+        )
+        .unwrap();
+        let CatalogSpec::Generic(g) = &i.spec else {
+            panic!("{:?}", i.spec)
+        };
+        let secret_keys: Vec<&String> = g.secret_properties.keys().collect();
+        assert_eq!(secret_keys, ["kafka.api-key", "kafka.sasl.jaas.config"]);
+        assert_eq!(g.properties.keys().collect::<Vec<_>>(), ["kafka.nodes"]);
+        assert!(!format!("{:?}", i.spec).contains("hunter2"));
+        crate::check("events", &i.spec).unwrap();
     }
 }

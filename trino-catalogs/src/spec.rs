@@ -245,6 +245,9 @@ pub fn looks_secret(key: &str) -> bool {
             "token",
             "secret-key",
             "access-key",
+            "api-key",
+            "apikey",
+            "private-key",
         ]
         .iter()
         .any(|s| k.ends_with(s))

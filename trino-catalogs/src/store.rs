@@ -336,11 +336,28 @@ pub(crate) async fn engine_list(p: &dyn Params, layout: &Layout) -> Result<Vec<S
     Ok(out)
 }
 
+/// Refuses a name that is not a catalog name before it becomes part of a parameter path: `""` would address
+/// every catalog under the root, `sales/secrets` only a catalog's secrets.
+fn catalog_name(name: &str) -> Result<()> {
+    if crate::validate::is_catalog_name(name) {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            catalog: name.to_owned(),
+            issues: vec![crate::error::Issue {
+                field: "name".to_owned(),
+                reason: format!("{name:?} must match [a-z][a-z0-9_]* and be at most 64 characters"),
+            }],
+        })
+    }
+}
+
 pub(crate) async fn engine_get(
     p: &dyn Params,
     layout: &Layout,
     name: &str,
 ) -> Result<Option<StoredCatalog>> {
+    catalog_name(name)?;
     let param = layout.spec_parameter(name);
     Ok(match p.get(&param).await? {
         None => None,
@@ -483,6 +500,7 @@ async fn rollback(
 }
 
 pub(crate) async fn engine_delete(p: &dyn Params, layout: &Layout, name: &str) -> Result<bool> {
+    catalog_name(name)?;
     let spec = layout.spec_parameter(name);
     let existed = p.get(&spec).await?.is_some();
     // The marker first: from here on readers no longer see the catalog.
@@ -507,6 +525,7 @@ pub(crate) async fn engine_history(
     layout: &Layout,
     name: &str,
 ) -> Result<Vec<CatalogVersion>> {
+    catalog_name(name)?;
     let param = layout.spec_parameter(name);
     p.history(&param)
         .await?

@@ -46,8 +46,28 @@ pub fn check_bucket(bucket: &str) -> std::result::Result<(), &'static str> {
     {
         return Err("bucket names have no '..' and are not IP addresses");
     }
+    // Reserved for other kinds of bucket and for access point aliases (S3 general purpose bucket naming rules).
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| bucket.starts_with(p))
+    {
+        return Err(
+            "bucket names must not begin with xn--, sthree- or amzn-s3-demo- (reserved by S3)",
+        );
+    }
+    if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|suffix| bucket.ends_with(suffix))
+    {
+        return Err(
+            "bucket names must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (reserved by S3)",
+        );
+    }
     Ok(())
 }
+
+/// Catalog names Trino keeps for itself: `system` is the built-in catalog every cluster has.
+pub const RESERVED_CATALOG_NAMES: &[&str] = &["system"];
 
 /// Splits `s3://bucket/prefix` (also `s3a://`) into bucket and key prefix.
 pub fn parse_s3_uri(uri: &str) -> std::result::Result<(String, String), String> {
@@ -84,7 +104,8 @@ pub fn parse_jdbc_url(url: &str, scheme: &str) -> std::result::Result<JdbcUrl, S
         "postgresql" => "jdbc:postgresql://host:5432/database",
         _ => "jdbc:redshift://host:5439/database",
     };
-    let bad = |why: &str| format!("{url:?} {why}; expected something like {example}");
+    let shown = redact_url_credentials(url);
+    let bad = |why: &str| format!("{shown:?} {why}; expected something like {example}");
     let Some(rest) = url.strip_prefix("jdbc:") else {
         return Err(bad("does not start with jdbc:"));
     };
@@ -101,6 +122,11 @@ pub fn parse_jdbc_url(url: &str, scheme: &str) -> std::result::Result<JdbcUrl, S
         "postgresql" => 5432,
         _ => 5439,
     };
+    if parsed.port() == Some(0) {
+        return Err(bad(
+            "names port 0, which no server listens on; use the server's port",
+        ));
+    }
     let database = parsed.path().trim_start_matches('/');
     if database.contains('/') {
         return Err(bad("has more than one path segment"));
@@ -118,8 +144,18 @@ pub fn parse_jdbc_url(url: &str, scheme: &str) -> std::result::Result<JdbcUrl, S
              a schema of the catalog"
         )));
     }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(bad("carries credentials; use user and password instead"));
+    let found = url_credentials(url);
+    if !found.is_empty() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(&format!(
+            "carries credentials ({}): the url is stored in a plain String parameter, rendered into the \
+             catalog file and printed by `catalog show`; set the user and password fields instead (the \
+             password as a secret reference)",
+            if found.is_empty() {
+                "user:password@ before the host".to_owned()
+            } else {
+                found.join(", ")
+            }
+        )));
     }
     Ok(JdbcUrl {
         scheme: scheme.to_owned(),
@@ -134,6 +170,91 @@ pub fn parse_jdbc_url(url: &str, scheme: &str) -> std::result::Result<JdbcUrl, S
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect(),
     })
+}
+
+/// JDBC connection properties that are credentials: Connector/J's (`password1..3` are its multi-factor
+/// passwords), pgjdbc's (`sslpassword` unlocks the client key) and the Redshift driver's (`UID`, `PWD`, IAM
+/// keys). `user` is one too: the tool renders the user from its own field.
+const URL_CREDENTIAL_KEYS: &[&str] = &[
+    "user",
+    "uid",
+    "password",
+    "password1",
+    "password2",
+    "password3",
+    "pwd",
+    "sslpassword",
+    "secretaccesskey",
+    "sessiontoken",
+];
+
+/// Where `userinfo@` ends in a JDBC URL (the `@` before the host, outside a `(...)` host spec), if any.
+fn userinfo_end(url: &str) -> Option<usize> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let mut depth = 0usize;
+    let mut at = None;
+    for (i, ch) in url[start..].char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '@' if depth == 0 => at = Some(start + i),
+            '/' | '?' if depth == 0 => break,
+            _ => {}
+        }
+    }
+    at
+}
+
+/// Every `key=value` of a credential key in `url`, as (key, value range): in the query string and in
+/// Connector/J's `(key=value,...)` and `address=(key=value)` host syntax. Keys compare case-insensitively.
+fn credential_values(url: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut key_start = Some(0);
+    for (i, b) in url.bytes().enumerate() {
+        if matches!(b, b'?' | b'&' | b',' | b'(' | b';') {
+            key_start = Some(i + 1);
+        } else if b == b'=' {
+            // Only the first `=` after a separator ends a key.
+            if let Some(start) = key_start.take() {
+                let key = url[start..i].trim().to_ascii_lowercase();
+                if URL_CREDENTIAL_KEYS.contains(&key.as_str()) {
+                    let end = url[i + 1..]
+                        .find(['&', ',', ')', ';'])
+                        .map_or(url.len(), |j| i + 1 + j);
+                    out.push((key, i + 1..end));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What credentials a JDBC URL carries, for a message: `user:password@` and credential keys (never values).
+pub fn url_credentials(url: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if userinfo_end(url).is_some() {
+        found.push("user:password@ before the host".to_owned());
+    }
+    for (key, _) in credential_values(url) {
+        let name = format!("`{key}=`");
+        if !found.contains(&name) {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// `url` with credential values and any `userinfo@` replaced by `***`, so messages never echo a password.
+pub fn redact_url_credentials(url: &str) -> String {
+    let mut out = url.to_owned();
+    for (_, range) in credential_values(url).into_iter().rev() {
+        out.replace_range(range, "***");
+    }
+    if let Some(at) = userinfo_end(&out) {
+        let start = out.find("://").map_or(0, |i| i + 3);
+        out.replace_range(start..at, "***");
+    }
+    out
 }
 
 fn is_duration(s: &str) -> bool {
@@ -164,6 +285,12 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
         bad(
             "name",
             format!("{name:?} must match [a-z][a-z0-9_]* and be at most 64 characters"),
+        );
+    }
+    if RESERVED_CATALOG_NAMES.contains(&name) {
+        bad(
+            "name",
+            format!("{name:?} is Trino's own catalog and cannot be defined; choose another name"),
         );
     }
     let not_blank = |v: &str| !v.trim().is_empty();
@@ -343,6 +470,16 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                     secret_home(spec, k)
                 ),
             );
+        } else if crate::import::value_carries_secret(v) {
+            bad(
+                &field,
+                format!(
+                    "holds credentials (a URL with a user or password, or a `password=` setting; the value \
+                     is not shown): plain properties are written in clear into the catalog file, the String \
+                     spec parameter and `show` output; {}",
+                    secret_home(spec, k)
+                ),
+            );
         } else if typed.contains_key(k) {
             bad(
                 &field,
@@ -361,21 +498,32 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                 ),
             );
         }
-        if !secret && v.contains("${ENV:") {
+    }
+    for (field, v) in given_strings(spec) {
+        // Trino resolves `${ENV:VAR}` (and its other secret providers' `${NAME:...}`) in every catalog value
+        // at load time: a value given here could pull any container variable, another catalog's password
+        // included, into this catalog. Only the references the renderer writes for declared secrets may.
+        let refused_as_secret =
+            field.starts_with("properties.") && looks_secret(field.trim_end_matches('"'));
+        if v.contains("${") && !refused_as_secret {
             bad(
                 &field,
-                "references ${ENV:...}; declare secrets as secret references instead".to_owned(),
+                format!(
+                    "{} contains \"${{\", which Trino would resolve as a secret reference such as \
+                     ${{ENV:VAR}}; declare secrets as secret references ({{ env = \"...\" }} or \
+                     {{ parameter = \"...\" }}) instead",
+                    shown(&field, &v)
+                ),
             );
         }
-    }
-    // airlift trims every loaded value with Java's String.trim() (code points <= U+0020): such a value would
-    // not reach the connector as written.
-    for (k, v) in crate::render::properties(name, spec) {
+        // airlift trims every loaded value with Java's String.trim() (code points <= U+0020): such a value
+        // would not reach the connector as written.
         if v.trim_matches(|c: char| c <= ' ') != v {
             bad(
-                &format!("property {k:?}"),
+                &field,
                 format!(
-                    "value {v:?} has leading or trailing whitespace or control characters, which Trino trims"
+                    "{} has leading or trailing whitespace or control characters, which Trino trims",
+                    shown(&field, &v)
                 ),
             );
         }
@@ -413,6 +561,61 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
         }
     }
     issues
+}
+
+/// Every string the definition gives (typed fields and plain properties), by its field path as the config
+/// names it (`user`, `properties."iceberg.x"`); secret references (variable and parameter names) are left
+/// to their own checks.
+fn given_strings(spec: &CatalogSpec) -> Vec<(String, String)> {
+    fn walk(path: String, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::String(s) => out.push((path, s.clone())),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(format!("{path}[{i}]"), item, out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                let is_secret_ref = map.len() == 1
+                    && map
+                        .keys()
+                        .next()
+                        .is_some_and(|k| k == "env" || k == "parameter");
+                if is_secret_ref {
+                    return;
+                }
+                for (k, v) in map {
+                    let key = if path == "properties" || k.contains('.') {
+                        format!("{k:?}")
+                    } else {
+                        k.clone()
+                    };
+                    let child = if path.is_empty() {
+                        key
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(child, v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(value) = serde_json::to_value(spec) {
+        walk(String::new(), &value, &mut out);
+    }
+    out.retain(|(path, _)| path != "connector");
+    out
+}
+
+/// A value for a message: `***` for a field that holds a secret in clear, the value otherwise.
+fn shown(field: &str, value: &str) -> String {
+    if looks_secret(field.trim_end_matches('"')) {
+        "the value".to_owned()
+    } else {
+        format!("{value:?}")
+    }
 }
 
 /// Where the secret property `key` of `spec` belongs instead of the plain `properties` map.
@@ -460,24 +663,48 @@ pub fn check(name: &str, spec: &CatalogSpec) -> Result<()> {
 /// Checks several catalogs that will run in one cluster: each is valid, and no two secrets map to the same
 /// environment variable (e.g. catalog `a_b` field `c` and catalog `a` field `b_c`).
 pub fn check_all<'a>(catalogs: impl IntoIterator<Item = (&'a str, &'a CatalogSpec)>) -> Result<()> {
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for (name, spec) in catalogs {
+    let catalogs: Vec<(&str, &CatalogSpec)> = catalogs.into_iter().collect();
+    for (name, spec) in &catalogs {
         check(name, spec)?;
+    }
+    if let Some((catalog, issue)) = env_collisions(catalogs).into_iter().next() {
+        return Err(Error::Invalid {
+            catalog,
+            issues: vec![issue],
+        });
+    }
+    Ok(())
+}
+
+/// Every secret whose environment variable ([`secret_env_name`]) another secret of these catalogs already
+/// takes, as (catalog, issue at `secrets.<field>`). The task definition would carry two secrets of one name
+/// and each container would see only one value: the names must be injective over a cluster's catalogs.
+pub fn env_collisions<'a>(
+    catalogs: impl IntoIterator<Item = (&'a str, &'a CatalogSpec)>,
+) -> Vec<(String, Issue)> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (name, spec) in catalogs {
         for f in spec.secret_fields() {
             let env = secret_env_name(name, &f.field);
             let who = format!("{name}.{}", f.field);
-            if let Some(other) = seen.insert(env.clone(), who.clone()) {
-                return Err(Error::Invalid {
-                    catalog: name.to_owned(),
-                    issues: vec![Issue {
+            if let Some(other) = seen.get(&env) {
+                out.push((
+                    name.to_owned(),
+                    Issue {
                         field: format!("secrets.{}", f.field),
-                        reason: format!("environment variable {env} is also used by {other}"),
-                    }],
-                });
+                        reason: format!(
+                            "environment variable {env} is also used by {other}; rename the catalog or the \
+                             field so each secret has its own variable"
+                        ),
+                    },
+                ));
+            } else {
+                seen.insert(env, who);
             }
         }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -732,11 +959,131 @@ mod tests {
         j.properties.insert("x".into(), " padded".into());
         let issues = validate("m", &CatalogSpec::Mysql(j.clone()));
         assert!(issues[0].reason.contains("Trino trims"), "{issues:?}");
-        assert_eq!(issues[0].field, "property \"x\"");
+        assert_eq!(issues[0].field, "properties.\"x\"");
         j.properties.clear();
-        j.user = "ro\u{1}".into();
-        let issues = validate("m", &CatalogSpec::Mysql(j));
+        // Issue 16 item 7: a typed field is blamed by its own name, not the property it renders to.
+        for user in ["ro\u{1}", "root "] {
+            j.user = user.into();
+            let issues = validate("m", &CatalogSpec::Mysql(j.clone()));
+            assert_eq!(issues.len(), 1, "{issues:?}");
+            assert_eq!(issues[0].field, "user");
+            assert!(
+                issues[0].reason.contains(&format!("{user:?}")),
+                "{issues:?}"
+            );
+        }
+    }
+
+    /// Issue 16 item 2: `${ENV:...}` (or any `${...}` Trino would resolve) in a typed field or a plain
+    /// property is refused, so no catalog can pull another one's password out of the container environment.
+    #[test]
+    fn secret_references_in_given_values_are_refused_everywhere() {
+        let env = "${ENV:TRINO_CATALOG_CRM_PASSWORD}";
+        let mut j = jdbc("jdbc:mysql://h:3306");
+        j.user = env.into();
+        let mut url = jdbc(&format!("jdbc:postgresql://h:5432/d?options={env}"));
+        url.properties
+            .insert("case-insensitive-name-matching".into(), env.into());
+        let iceberg = |glue_endpoint: Option<String>, warehouse: &str| {
+            CatalogSpec::Iceberg(IcebergCatalog {
+                region: "eu-west-1".into(),
+                warehouse: warehouse.into(),
+                glue_database: None,
+                glue_endpoint,
+                s3_endpoint: None,
+                s3_path_style: false,
+                catalog_id: None,
+                file_format: None,
+                properties: BTreeMap::new(),
+            })
+        };
+        for (spec, fields) in [
+            (CatalogSpec::Mysql(j), vec!["user"]),
+            (
+                CatalogSpec::Postgresql(url),
+                vec!["properties.\"case-insensitive-name-matching\"", "url"],
+            ),
+            (
+                iceberg(Some(format!("http://{env}")), "s3://b/w"),
+                vec!["glue_endpoint"],
+            ),
+            (iceberg(None, &format!("s3://b/{env}")), vec!["warehouse"]),
+        ] {
+            let issues: Vec<Issue> = validate("c", &spec)
+                .into_iter()
+                .filter(|i| i.reason.contains("secret reference"))
+                .collect();
+            let mut blamed: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();
+            blamed.sort();
+            assert_eq!(blamed, fields, "{spec:?}: {issues:?}");
+        }
+    }
+
+    /// Issue 16 item 4: passwords in URLs (`?password=`, `;password=`, `user:pw@host`) and JAAS settings are
+    /// refused by validation, whose message never echoes the password.
+    #[test]
+    fn credentials_in_urls_and_values_are_refused_without_echoing_them() {
+        for url in [
+            "jdbc:postgresql://h:5432/d?password=hunter2",
+            "jdbc:postgresql://h:5432/d?ssl=true&PASSWORD=hunter2",
+            "jdbc:postgresql://h:5432/d;password=hunter2",
+            "jdbc:postgresql://bob:hunter2@h:5432/d",
+        ] {
+            let issues = validate("crm", &CatalogSpec::Postgresql(jdbc(url)));
+            assert_eq!(issues.len(), 1, "{url}: {issues:?}");
+            assert_eq!(issues[0].field, "url", "{url}");
+            let text = issues[0].to_string();
+            assert!(text.contains("carries credentials"), "{text}");
+            assert!(!text.contains("hunter2"), "the password leaked: {text}");
+            assert!(text.contains("***"), "{text}");
+        }
+        for (key, value) in [
+            (
+                "kafka.sasl.jaas.config",
+                "PlainLoginModule required username=\"u\" password=\"hunter2\";",
+            ),
+            ("elasticsearch.url", "https://bob:hunter2@es.internal:9200"),
+        ] {
+            let generic = CatalogSpec::Generic(GenericCatalog {
+                connector_name: "x".into(),
+                properties: [(key.to_owned(), value.to_owned())].into(),
+                secret_properties: BTreeMap::new(),
+            });
+            let issues = validate("g", &generic);
+            assert_eq!(issues.len(), 1, "{key}: {issues:?}");
+            assert!(issues[0].reason.contains("holds credentials"), "{issues:?}");
+            assert!(!issues[0].to_string().contains("hunter2"), "{issues:?}");
+        }
+        // Keys that merely contain the words are driver options, not credentials.
+        assert_eq!(
+            validate(
+                "crm",
+                &CatalogSpec::Postgresql(jdbc(
+                    "jdbc:postgresql://h:5432/d?passwordCharacterEncoding=utf8&userVars=x"
+                ))
+            ),
+            Vec::new()
+        );
+    }
+
+    /// Issue 16 item 8: accepted here before, refused by Trino or AWS.
+    #[test]
+    fn names_trino_and_aws_reserve_are_refused() {
+        let issues = validate("system", &CatalogSpec::Mysql(jdbc("jdbc:mysql://h:3306")));
         assert_eq!(issues.len(), 1, "{issues:?}");
-        assert_eq!(issues[0].field, "property \"connection-user\"");
+        assert!(
+            issues[0].reason.contains("Trino's own catalog"),
+            "{issues:?}"
+        );
+        let issues = validate("m", &CatalogSpec::Mysql(jdbc("jdbc:mysql://h:0")));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(issues[0].reason.contains("port 0"), "{issues:?}");
+        for bucket in ["xn--lake", "lake-s3alias", "lake--ol-s3", "sthree-lake"] {
+            assert!(
+                check_bucket(bucket).unwrap_err().contains("reserved by S3"),
+                "{bucket}"
+            );
+        }
+        assert_eq!(check_bucket("lake-warehouse"), Ok(()));
     }
 }

@@ -486,8 +486,26 @@ impl Inner {
         self.base.join("v1/statement").expect("static path")
     }
 
-    /// Resolves a `nextUri` (which may lack a scheme, as some proxies send it).
+    /// Resolves a `nextUri` (which may lack a scheme, as some proxies send it). A coordinator reached over
+    /// https that sends an `http://` URI is refused: following it would downgrade the session to plaintext.
     pub(crate) fn resolve(&self, uri: &str) -> Result<Url> {
+        let url = self.resolve_segment(uri)?;
+        if self.base.scheme() == "https" && url.scheme() == "http" {
+            return Err(Error::Protocol {
+                context: "nextUri".into(),
+                message: format!(
+                    "{url} downgrades the https session to http; refusing to follow it (is the coordinator \
+                     behind a TLS proxy without http-server.process-forwarded=true?)"
+                ),
+                position: None,
+            });
+        }
+        Ok(url)
+    }
+
+    /// Resolves a spooled segment's URI: any scheme the storage uses (segments never carry Trino's
+    /// credentials, see [`Kind::Segment`]).
+    pub(crate) fn resolve_segment(&self, uri: &str) -> Result<Url> {
         match Url::parse(uri) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
             _ => Url::parse(&format!("{}://{uri}", self.base.scheme()))
@@ -507,7 +525,10 @@ impl Inner {
             .apply_response_headers(headers);
     }
 
-    fn request_headers(&self, kind: Kind<'_>) -> Result<HeaderMap> {
+    /// The headers of a request to `url`. Credentials go only to the coordinator's own origin (scheme, host,
+    /// port): a `nextUri` that points elsewhere (a proxy rewriting it, a hostile server) is followed without
+    /// them, so a password or token never reaches another host.
+    fn request_headers(&self, kind: Kind<'_>, url: &Url) -> Result<HeaderMap> {
         let mut h = match kind {
             Kind::Segment(own) => return Ok(own.clone()),
             Kind::Statement => {
@@ -531,6 +552,9 @@ impl Inner {
                 h
             }
         };
+        if url.origin() != self.base.origin() {
+            return Ok(h);
+        }
         if let Some(auth) = &*self.auth.lock().expect("auth lock") {
             let value = match auth {
                 AuthState::Basic { user, password } => {
@@ -567,7 +591,7 @@ impl Inner {
         let mut attempt = 0u32;
         let mut oauth_done = false;
         loop {
-            let headers = self.request_headers(kind)?;
+            let headers = self.request_headers(kind, &url)?;
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
@@ -799,6 +823,34 @@ fn parse_oauth_challenge(headers: &HeaderMap) -> Option<(Option<String>, String)
 mod tests {
     use super::*;
 
+    /// Issue 16 item 13: an https session never follows an http `nextUri`; segments may use any scheme.
+    #[test]
+    fn an_https_session_refuses_an_http_next_uri() {
+        let c = Client::builder("https://trino.example:8443")
+            .user("u")
+            .build()
+            .unwrap();
+        let err = c
+            .inner
+            .resolve("http://trino.example:8080/v1/statement/executing/q/1")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("downgrades the https session"),
+            "{err}"
+        );
+        assert!(
+            c.inner
+                .resolve("https://trino.example:8443/v1/statement/executing/q/1")
+                .is_ok()
+        );
+        assert!(c.inner.resolve_segment("http://spool.local/s/1").is_ok());
+        let plain = Client::builder("http://trino.example:8080")
+            .user("u")
+            .build()
+            .unwrap();
+        assert!(plain.inner.resolve("http://other:8080/v1/x").is_ok());
+    }
+
     #[test]
     fn refuses_credentials_over_http() {
         let err = Client::builder("http://trino:8080")
@@ -900,7 +952,10 @@ mod tests {
             .spooling_encodings(Some(vec!["json+zstd".into(), "json".into()]))
             .build()
             .unwrap();
-        let h = c.inner.request_headers(Kind::Statement).unwrap();
+        let h = c
+            .inner
+            .request_headers(Kind::Statement, &c.inner.statement_url())
+            .unwrap();
         assert_eq!(h["x-trino-query-data-encoding"], "json+zstd,json");
     }
 

@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::protocol::{QueryData, QueryResults, Segment, SegmentMetadata, StatementStats, Warning};
 use crate::value::{Columns, Row, decode_rows};
 
+/// How many times in a row a query may answer with the `nextUri` it was fetched from before the stream
+/// gives up (see `Driver::drive`).
+const MAX_NEXT_URI_REPEATS: u32 = 10;
+
 /// What is known about a query so far.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -379,6 +383,10 @@ impl Driver {
         next: &mut Option<Url>,
     ) -> std::result::Result<(), std::result::Result<Stop, Error>> {
         let mut page = first;
+        // Trino's token grows with every response, so a `nextUri` equal to the one just fetched means the
+        // server is not advancing the protocol; after a few such answers the query is given up.
+        let mut fetched: Option<Url> = None;
+        let mut repeats = 0u32;
         loop {
             update_status(&self.status, &page);
             *next = match &page.next_uri {
@@ -442,8 +450,8 @@ impl Driver {
                                 let permit = self.permit(next.as_ref()).await?;
                                 let job = SegmentJob {
                                     inner: self.inner.clone(),
-                                    uri: self.inner.resolve(&uri).map_err(Err)?,
-                                    ack: self.inner.resolve(&ack_uri).map_err(Err)?,
+                                    uri: self.inner.resolve_segment(&uri).map_err(Err)?,
+                                    ack: self.inner.resolve_segment(&ack_uri).map_err(Err)?,
                                     headers: header_map(&headers).map_err(Err)?,
                                     metadata,
                                     encoding: data.encoding.clone(),
@@ -460,6 +468,22 @@ impl Driver {
             let Some(url) = next.clone() else {
                 return Ok(());
             };
+            if fetched.as_ref() == Some(&url) {
+                repeats += 1;
+                if repeats >= MAX_NEXT_URI_REPEATS {
+                    return Err(Err(Error::Protocol {
+                        context: format!("GET {url}"),
+                        message: format!(
+                            "nextUri did not advance in {MAX_NEXT_URI_REPEATS} responses: the server is not \
+                             making progress on the protocol"
+                        ),
+                        position: None,
+                    }));
+                }
+            } else {
+                repeats = 0;
+            }
+            fetched = Some(url.clone());
             let resp = tokio::select! {
                 r = self.inner.send(Method::GET, url.clone(), None, Kind::Coordinator) => r.map_err(Err)?,
                 () = self.cancel.cancelled() => return Err(Ok(Stop::Cancelled)),

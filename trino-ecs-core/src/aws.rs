@@ -15,6 +15,7 @@ use aws_sdk_ssm as ssm;
 
 use crate::calls::CallCounter;
 use crate::error::{Error, Result, aws};
+use crate::lease::{Holder, Lease, LeaseState};
 use crate::model::{
     AlarmSpec, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec,
 };
@@ -552,7 +553,7 @@ impl AwsCluster {
                     .build()
                     .map_err(build_err(OP))?,
             )
-            .stop_timeout(c.stop_timeout as i32)
+            .stop_timeout(crate::error::api_count("stopTimeout", c.stop_timeout)?)
             .ulimits(
                 ecs::types::Ulimit::builder()
                     .name(ecs::types::UlimitName::Nofile)
@@ -681,7 +682,10 @@ impl AwsCluster {
                     .cluster(cluster)
                     .service_name(&spec.name)
                     .task_definition(task_arn)
-                    .desired_count(spec.initial_count as i32)
+                    .desired_count(crate::error::api_count(
+                        "cluster.workers.desired",
+                        spec.initial_count,
+                    )?)
                     .launch_type(ecs::types::LaunchType::from(spec.launch_type))
                     .network_configuration(network)
                     .deployment_configuration(deployment)
@@ -788,24 +792,22 @@ impl AwsCluster {
     }
 
     /// Takes the deploy lock: a parameter created with `Overwrite=false`, so exactly one of two concurrent
-    /// deploys succeeds. An expired lease (its holder died) is taken over.
+    /// deploys succeeds. A lease that expired, or whose holder ran on this machine and is gone (see
+    /// [`Lease::state`]), is taken over.
     pub async fn lock(
         &self,
         parameter: &str,
         cluster: &str,
-        owner: &str,
+        holder: &Holder,
         lease: Duration,
     ) -> Result<DeployLock> {
         for _ in 0..2 {
-            let expires = chrono::Utc::now()
-                + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(30));
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            let value = serde_json::json!({ "owner": owner, "expires_at": expires.to_rfc3339(), "token": token }).to_string();
+            let mine = Lease::new(holder, chrono::Utc::now(), lease);
             match self
                 .ssm
                 .put_parameter()
                 .name(parameter)
-                .value(&value)
+                .value(mine.to_json())
                 .r#type(ssm::types::ParameterType::String)
                 .overwrite(false)
                 .send()
@@ -814,7 +816,7 @@ impl AwsCluster {
                 Ok(_) => {
                     return Ok(DeployLock {
                         parameter: parameter.to_owned(),
-                        token,
+                        token: mine.token,
                     });
                 }
                 Err(e)
@@ -822,63 +824,35 @@ impl AwsCluster {
                         .is_some_and(|s| s.is_parameter_already_exists()) => {}
                 Err(e) => return Err(aws("ssm:PutParameter", e)),
             }
-            let held = match self.ssm.get_parameter().name(parameter).send().await {
-                Ok(out) => out
-                    .parameter()
-                    .and_then(|p| p.value())
-                    .unwrap_or_default()
-                    .to_owned(),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_parameter_not_found()) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(aws("ssm:GetParameter", e)),
+            let Some(text) = self.lock_text(parameter).await? else {
+                continue;
             };
-            let held: serde_json::Value = serde_json::from_str(&held).unwrap_or_default();
-            let expires_at = held["expires_at"].as_str().unwrap_or_default().to_owned();
-            let expired = chrono::DateTime::parse_from_rfc3339(&expires_at)
-                .map(|t| t < chrono::Utc::now())
-                .unwrap_or(true);
-            if !expired {
+            let held = Lease::parse(&text);
+            let state = held.as_ref().map_or(LeaseState::Expired, |l| {
+                l.state(chrono::Utc::now(), &holder.host, process_alive)
+            });
+            if state == LeaseState::Held {
+                let held = held.expect("a held lease parsed");
                 return Err(Error::Locked {
                     cluster: cluster.to_owned(),
-                    owner: held["owner"].as_str().unwrap_or("unknown").to_owned(),
-                    expires_at,
+                    owner: held.holder(),
+                    expires_at: held.expires_at.to_rfc3339(),
                     parameter: parameter.to_owned(),
                 });
             }
-            // Another deploy may have taken the expired lock over since we read it: delete only the lease we
-            // read (its token), re-checked right before the delete. SSM has no conditional delete, so two
-            // deploys taking over the same expired lease in the same instant remain possible, not otherwise.
-            let token = held["token"].as_str().unwrap_or_default();
-            match self.ssm.get_parameter().name(parameter).send().await {
-                Ok(out) => {
-                    let now: serde_json::Value = serde_json::from_str(
-                        out.parameter().and_then(|p| p.value()).unwrap_or_default(),
-                    )
-                    .unwrap_or_default();
-                    if now["token"].as_str().unwrap_or_default() != token {
-                        continue;
-                    }
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_parameter_not_found()) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(aws("ssm:GetParameter", e)),
+            // Another deploy may have taken the lock over since we read it: delete only the lease we read,
+            // re-checked right before the delete. SSM has no conditional delete, so two deploys taking over
+            // the same dead lease in the same instant remain possible, not otherwise.
+            if self.lock_text(parameter).await?.as_deref() != Some(text.as_str()) {
+                continue;
             }
-            tracing::warn!(parameter, "taking over an expired deploy lock");
-            match self.ssm.delete_parameter().name(parameter).send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_parameter_not_found()) => {}
-                Err(e) => return Err(aws("ssm:DeleteParameter", e)),
-            }
+            tracing::warn!(
+                parameter,
+                holder = held.as_ref().map(Lease::holder).unwrap_or_default(),
+                ?state,
+                "taking over the deploy lock"
+            );
+            self.delete_lock(parameter).await?;
         }
         Err(Error::Locked {
             cluster: cluster.to_owned(),
@@ -888,29 +862,66 @@ impl AwsCluster {
         })
     }
 
-    /// Releases a lock taken by [`AwsCluster::lock`], unless someone else took it over meanwhile.
-    pub async fn unlock(&self, lock: DeployLock) -> Result<()> {
-        let held = match self.ssm.get_parameter().name(&lock.parameter).send().await {
-            Ok(out) => out
-                .parameter()
-                .and_then(|p| p.value())
-                .unwrap_or_default()
-                .to_owned(),
+    /// The lease in the lock parameter, if any: for `--force-unlock` to show before it deletes.
+    pub async fn lock_holder(&self, parameter: &str) -> Result<Option<Lease>> {
+        Ok(self
+            .lock_text(parameter)
+            .await?
+            .map(|text| Lease::parse(&text).unwrap_or_else(|| unreadable_lease(&text))))
+    }
+
+    /// Removes the lock whoever holds it (a deploy that died on another machine, a hung one), if it still
+    /// holds exactly `seen`, the lease the caller showed and had confirmed; returns whether it removed it.
+    pub async fn force_unlock(&self, parameter: &str, seen: &Lease) -> Result<bool> {
+        match self.lock_holder(parameter).await? {
+            Some(now) if now == *seen => {
+                self.delete_lock(parameter).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn lock_text(&self, parameter: &str) -> Result<Option<String>> {
+        match self.ssm.get_parameter().name(parameter).send().await {
+            Ok(out) => Ok(Some(
+                out.parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+            )),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_parameter_not_found()) =>
             {
-                return Ok(());
+                Ok(None)
             }
-            Err(e) => return Err(aws("ssm:GetParameter", e)),
-        };
-        if held.contains(&lock.token) {
-            self.ssm
-                .delete_parameter()
-                .name(&lock.parameter)
-                .send()
-                .await
-                .map_err(|e| aws("ssm:DeleteParameter", e))?;
+            Err(e) => Err(aws("ssm:GetParameter", e)),
+        }
+    }
+
+    async fn delete_lock(&self, parameter: &str) -> Result<()> {
+        match self.ssm.delete_parameter().name(parameter).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("ssm:DeleteParameter", e)),
+        }
+    }
+
+    /// Releases a lock taken by [`AwsCluster::lock`], unless someone else took it over meanwhile.
+    pub async fn unlock(&self, lock: DeployLock) -> Result<()> {
+        let held = self.lock_text(&lock.parameter).await?;
+        if held
+            .as_deref()
+            .and_then(Lease::parse)
+            .is_some_and(|l| l.token == lock.token)
+        {
+            self.delete_lock(&lock.parameter).await?;
         }
         Ok(())
     }
@@ -1182,6 +1193,31 @@ fn policy_from_aws(p: &aas::types::ScalingPolicy) -> Option<PolicySpec> {
             })
             .collect(),
     })
+}
+
+/// Whether process `pid` of this machine runs (signal 0: EPERM means it runs under another user).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return true;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// A lock value that is not a lease, shown as its text (it expires at once: a corrupt lock never blocks).
+fn unreadable_lease(text: &str) -> Lease {
+    Lease {
+        owner: format!(
+            "unreadable lock value {:?}",
+            text.chars().take(120).collect::<String>()
+        ),
+        host: String::new(),
+        pid: 0,
+        expires_at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        token: String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use trino_catalogs::validate::{check_bucket, is_catalog_name, is_region, parse_s3_uri};
+use trino_catalogs::validate::{
+    check_bucket, is_catalog_name, is_region, parse_s3_uri, redact_url_credentials, url_credentials,
+};
 use trino_catalogs::{CatalogSpec, SecretRef, TrinoVersion};
 
 /// A validated lake config.
@@ -303,7 +305,24 @@ impl LakeConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, &text)
+        let config = Self::parse(path, &text)?;
+        // The one check that reads the disk besides the config itself: a policy file named but absent would
+        // fail only at `lifecycle apply`, long after `check` said the config is fine.
+        if let Some(policy) = config.lifecycle_policy_path()
+            && !policy.is_file()
+        {
+            let locator = Locator::new(path, &text);
+            return Err(ConfigError::Invalid {
+                issues: vec![locator.at_key(
+                    "lake.lifecycle_policy",
+                    format!(
+                        "{} does not exist (relative paths are resolved from the config's directory)",
+                        policy.display()
+                    ),
+                )],
+            });
+        }
+        Ok(config)
     }
 
     /// Parses and validates config text; `path` is only used in messages and to resolve relative paths.
@@ -553,6 +572,15 @@ impl LakeConfig {
         if w.max == 0 {
             bad("cluster.workers.max", "must be at least 1".to_owned());
         }
+        if w.max > MAX_TASKS_PER_SERVICE {
+            bad(
+                "cluster.workers.max",
+                format!(
+                    "{} is above {MAX_TASKS_PER_SERVICE}, the ECS quota of tasks per service",
+                    w.max
+                ),
+            );
+        }
         if let Some(desired) = w.desired
             && (desired < w.min || desired > w.max)
         {
@@ -594,7 +622,60 @@ impl LakeConfig {
             );
         }
 
+        let first_segment = p
+            .prefix
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if first_segment.starts_with("aws") || first_segment.starts_with("ssm") {
+            bad(
+                "parameters.prefix",
+                format!(
+                    "{:?}: Parameter Store reserves names that begin with \"aws\" or \"ssm\" (any case); \
+                     choose another first segment, e.g. /trino",
+                    p.prefix
+                ),
+            );
+        }
+        let depth = p.prefix.split('/').filter(|s| !s.is_empty()).count();
+        if depth > MAX_PREFIX_DEPTH || p.prefix.len() > MAX_PREFIX_LEN {
+            bad(
+                "parameters.prefix",
+                format!(
+                    "{:?} has {depth} levels and {} characters; the tool adds up to {} levels \
+                     (<cluster>/catalogs/<name>/secrets/<field>) and Parameter Store allows 15 levels and \
+                     1011 characters with the ARN: use at most {MAX_PREFIX_DEPTH} levels and \
+                     {MAX_PREFIX_LEN} characters",
+                    p.prefix,
+                    p.prefix.len(),
+                    15 - MAX_PREFIX_DEPTH
+                ),
+            );
+        }
+        let layout = trino_catalogs::store::Layout::new(&p.prefix, &self.cluster.name).ok();
+
         for (name, spec) in &self.catalogs {
+            if let Some(layout) = &layout {
+                // Both the stored definition and the rendered file are one parameter each.
+                let stored = serde_json::to_string(&layout.stored_spec(name, spec))
+                    .map_or(0, |json| json.len());
+                let rendered = trino_catalogs::render(name, spec).text.len();
+                let limit = trino_catalogs::store::ADVANCED_LIMIT;
+                for (what, bytes) in [("stored definition", stored), ("rendered file", rendered)] {
+                    if bytes > limit {
+                        bad(
+                            &format!("catalogs.{name}"),
+                            format!(
+                                "its {what} is {bytes} bytes; a Parameter Store value holds at most \
+                                 {limit} bytes (advanced tier): move large values (keys, certificates) \
+                                 into secret references"
+                            ),
+                        );
+                    }
+                }
+            }
             if !is_catalog_name(name) {
                 bad(
                     &format!("catalogs.{name}"),
@@ -605,6 +686,14 @@ impl LakeConfig {
             for issue in trino_catalogs::validate(name, spec) {
                 bad(&format!("catalogs.{name}.{}", issue.field), issue.reason);
             }
+        }
+        let valid_names = self
+            .catalogs
+            .iter()
+            .filter(|(name, _)| is_catalog_name(name))
+            .map(|(name, spec)| (name.as_str(), spec));
+        for (name, issue) in trino_catalogs::validate::env_collisions(valid_names) {
+            bad(&format!("catalogs.{name}.{}", issue.field), issue.reason);
         }
 
         if let Some(lake) = &self.lake {
@@ -635,6 +724,19 @@ impl LakeConfig {
                     ),
                 ),
             }
+            for (key, value) in [("event_log.url", &log.url), ("event_log.user", &log.user)] {
+                if let Some(ch) = value.chars().find(|c| c.is_control() || c.is_whitespace()) {
+                    bad(
+                        key,
+                        format!(
+                            "{:?} contains {ch:?}: a JDBC url and user are one token without whitespace or \
+                             control characters (a line break would end the property in \
+                             mysql-event-listener.properties)",
+                            redact_url_credentials(value)
+                        ),
+                    );
+                }
+            }
             let found = url_credentials(&log.url);
             if !found.is_empty() {
                 bad(
@@ -653,77 +755,16 @@ impl LakeConfig {
     }
 }
 
-/// Connector/J connection properties that are credentials (`password1..3` are its multi-factor passwords).
-const URL_CREDENTIAL_KEYS: &[&str] = &["user", "password", "password1", "password2", "password3"];
+/// The most levels `parameters.prefix` may have: Parameter Store allows 15, and the tool adds up to 5
+/// (`<cluster>/catalogs/<name>/secrets/<field>`).
+pub const MAX_PREFIX_DEPTH: usize = 10;
+/// The longest `parameters.prefix`: Parameter Store allows 1011 characters including the ARN (about 60), and
+/// the names under the prefix take up to about 200 (a 64-character catalog name, a field name, a cluster name).
+pub const MAX_PREFIX_LEN: usize = 512;
 
-/// Where `userinfo@` ends in a MySQL JDBC URL (the `@` before the host, outside a `(...)` host spec), if any.
-fn userinfo_end(url: &str) -> Option<usize> {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let mut depth = 0usize;
-    let mut at = None;
-    for (i, ch) in url[start..].char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            '@' if depth == 0 => at = Some(start + i),
-            '/' | '?' if depth == 0 => break,
-            _ => {}
-        }
-    }
-    at
-}
-
-/// Every `key=value` of a credential key in `url`, as (key, value range): in the query string and in
-/// Connector/J's `(key=value,...)` and `address=(key=value)` host syntax. Keys compare case-insensitively.
-fn credential_values(url: &str) -> Vec<(String, std::ops::Range<usize>)> {
-    let mut out = Vec::new();
-    let mut key_start = Some(0);
-    for (i, b) in url.bytes().enumerate() {
-        if matches!(b, b'?' | b'&' | b',' | b'(' | b';') {
-            key_start = Some(i + 1);
-        } else if b == b'=' {
-            // Only the first `=` after a separator ends a key.
-            if let Some(start) = key_start.take() {
-                let key = url[start..i].trim().to_ascii_lowercase();
-                if URL_CREDENTIAL_KEYS.contains(&key.as_str()) {
-                    let end = url[i + 1..]
-                        .find(['&', ',', ')', ';'])
-                        .map_or(url.len(), |j| i + 1 + j);
-                    out.push((key, i + 1..end));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// What credentials a MySQL JDBC URL carries, for the message: `user:password@` and credential keys.
-fn url_credentials(url: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    if userinfo_end(url).is_some() {
-        found.push("user:password@ before the host".to_owned());
-    }
-    for (key, _) in credential_values(url) {
-        let name = format!("`{key}=`");
-        if !found.contains(&name) {
-            found.push(name);
-        }
-    }
-    found
-}
-
-/// `url` with credential values and any `userinfo@` replaced by `***`, so messages never echo a password.
-fn redact_url_credentials(url: &str) -> String {
-    let mut out = url.to_owned();
-    for (_, range) in credential_values(url).into_iter().rev() {
-        out.replace_range(range, "***");
-    }
-    if let Some(at) = userinfo_end(&out) {
-        let start = out.find("://").map_or(0, |i| i + 3);
-        out.replace_range(start..at, "***");
-    }
-    out
-}
+/// ECS's quota of tasks per service ("Tasks per service", not adjustable): the most workers a config may ask
+/// for. It also keeps every count within the `i32` the ECS and Application Auto Scaling APIs take.
+pub const MAX_TASKS_PER_SERVICE: u32 = 5000;
 
 /// Whether `environment` passes airlift's `node.environment` rule, `[a-z0-9][_a-z0-9]*`.
 pub fn is_node_environment(environment: &str) -> bool {
@@ -882,11 +923,15 @@ impl<'a> Locator<'a> {
         let mut offset = table.span().start;
         let mut current: Option<&toml::de::DeValue<'_>> = None;
         let mut root = Some(table.get_ref());
-        for part in key.split('.') {
-            let (name, index) = match part.split_once('[') {
-                Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-                None => (part, None),
+        for part in split_key(key) {
+            let (name, index) = match part.strip_suffix(']').and_then(|p| p.rsplit_once('[')) {
+                Some((name, i)) if !part.starts_with('"') => {
+                    (name.to_owned(), i.parse::<usize>().ok())
+                }
+                _ => (part.clone(), None),
             };
+            let name = unquote(&name);
+            let name = name.as_str();
             let map = match (root.take(), current) {
                 (Some(map), _) => map,
                 (None, Some(value)) => match value.as_table() {
@@ -920,6 +965,14 @@ impl<'a> Locator<'a> {
     fn issue_of_toml_error(&self, error: &toml::de::Error) -> ConfigIssue {
         let mut message = error.message().trim().to_owned();
         let mut offset = error.span().map(|span| span.start);
+        // toml says only "duplicate key": name it, from the text at the span.
+        if message.starts_with("duplicate key")
+            && !message.contains('`')
+            && let Some(start) = offset
+            && let Some(name) = key_token(&self.text[start.min(self.text.len())..])
+        {
+            message = format!("duplicate key `{name}`");
+        }
         // Errors inside internally tagged enums (catalogs) come back with the whole table's span: point at
         // the offending key itself when the message names one.
         if let (Some(start), Some(name)) = (offset, quoted_field(&message)) {
@@ -999,6 +1052,55 @@ fn quoted_field(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
     Some(message[start..end].to_owned())
+}
+
+/// The parts of a dotted key as the checks name it (`catalogs.x.properties."iceberg.file-format"`): a
+/// quoted part keeps its dots.
+fn split_key(key: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for ch in key.chars() {
+        match ch {
+            _ if escaped => {
+                part.push(ch);
+                escaped = false;
+            }
+            '\\' if quoted => {
+                part.push(ch);
+                escaped = true;
+            }
+            '"' => {
+                quoted = !quoted;
+                part.push(ch);
+            }
+            '.' if !quoted => parts.push(std::mem::take(&mut part)),
+            _ => part.push(ch),
+        }
+    }
+    parts.push(part);
+    parts
+}
+
+/// A key part without its quotes (as `{:?}` wrote it).
+fn unquote(part: &str) -> String {
+    match part.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => part.to_owned(),
+    }
+}
+
+/// The key written at the start of `text`: a bare key or a quoted one.
+fn key_token(text: &str) -> Option<String> {
+    let text = text.trim_start();
+    if let Some(rest) = text.strip_prefix('"') {
+        return rest.find('"').map(|end| rest[..end].to_owned());
+    }
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(text.len());
+    (end > 0).then(|| text[..end].to_owned())
 }
 
 /// The offset of `name` used as a key (`name =` at a line start) in `text`.

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 
 use crate::aws::AwsCluster;
 use crate::error::{Error, Result};
+use crate::lease::Holder;
 use crate::model::Desired;
 use crate::plan::{self, Action, Plan};
 
 /// How a deploy runs.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
-    /// Who deploys (shown to a concurrent deploy that finds the lock taken).
-    pub owner: String,
+    /// Who deploys (shown to a concurrent deploy that finds the lock taken, and used to see that it died).
+    pub holder: Holder,
     /// How long the lock is valid if this process dies without releasing it.
     pub lease: Duration,
     /// How long to wait for a lock held by another deploy before failing with [`Error::Locked`].
@@ -22,11 +23,11 @@ pub struct DeployOptions {
 }
 
 impl Default for DeployOptions {
-    /// Owner `pid <this process>` (the caller names the person, e.g. from `$USER`), a 30-minute lease, no
-    /// waiting for the lock.
+    /// Holder `pid <this process>` on an unknown machine (the caller names the person and the machine), a
+    /// 30-minute lease, no waiting for the lock.
     fn default() -> Self {
         Self {
-            owner: format!("pid {}", std::process::id()),
+            holder: Holder::named(format!("pid {}", std::process::id())),
             lease: Duration::from_secs(1800),
             lock_wait: Duration::ZERO,
         }
@@ -39,12 +40,38 @@ pub async fn plan(aws: &AwsCluster, desired: &Desired) -> Result<Plan> {
     Ok(plan::plan(desired, &observed))
 }
 
+/// Catalogs a deploy writes to the catalog store under its lock, before it applies the plan: two deploys
+/// never interleave their catalog writes and task definitions, so the store and the rendered files agree.
+pub struct CatalogPublication<'a> {
+    /// The store.
+    pub store: &'a dyn trino_catalogs::store::CatalogStore,
+    /// Each catalog with the values of its secrets.
+    pub catalogs: Vec<(
+        String,
+        trino_catalogs::CatalogSpec,
+        trino_catalogs::SecretValues,
+    )>,
+}
+
 /// Observes, plans, asks `confirm` (skipped when the plan is empty), and applies under the deploy lock.
 /// Returns the plan that was applied (empty: nothing to do; `None`: declined).
 pub async fn deploy(
     aws: &AwsCluster,
     desired: &Desired,
     options: &DeployOptions,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    progress: &mut (dyn FnMut(&Action) + Send),
+) -> Result<Option<Plan>> {
+    deploy_with_catalogs(aws, desired, options, None, confirm, progress).await
+}
+
+/// [`deploy`] that also publishes `catalogs` under the lock, after the re-plan was confirmed and before the
+/// first change: a declined or empty plan publishes nothing.
+pub async fn deploy_with_catalogs(
+    aws: &AwsCluster,
+    desired: &Desired,
+    options: &DeployOptions,
+    catalogs: Option<&CatalogPublication<'_>>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
@@ -61,7 +88,7 @@ pub async fn deploy(
             .lock(
                 &desired.lock_parameter,
                 &desired.cluster,
-                &options.owner,
+                &options.holder,
                 options.lease,
             )
             .await
@@ -80,6 +107,18 @@ pub async fn deploy(
         let plan = plan::plan(desired, &observed);
         if !plan.is_empty() && plan != first && !confirm(&plan) {
             return Ok(None);
+        }
+        if let Some(publication) = catalogs.filter(|_| !plan.is_empty()) {
+            for (name, spec, secrets) in &publication.catalogs {
+                publication
+                    .store
+                    .put(name, spec, secrets)
+                    .await
+                    .map_err(|source| Error::Catalog {
+                        catalog: name.clone(),
+                        source,
+                    })?;
+            }
         }
         aws.apply(desired, &plan, &observed, progress).await?;
         Ok(Some(plan))

@@ -627,7 +627,7 @@ impl WorkerFleet for EcsWorkerFleet {
             .update_service()
             .cluster(&self.cluster)
             .service(&self.service)
-            .desired_count(count as i32)
+            .desired_count(crate::error::api_count("desired count", count)?)
             .send()
             .await
             .map_err(|e| crate::error::aws("ecs:UpdateService", e))?;

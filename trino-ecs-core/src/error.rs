@@ -62,7 +62,7 @@ pub enum Error {
     },
     /// Another deploy holds the cluster's deploy lock.
     #[error(
-        "cluster {cluster} is locked by {owner} until {expires_at}; wait or remove parameter {parameter} if that deploy died"
+        "cluster {cluster} is locked by {owner} until {expires_at} (parameter {parameter}); wait, or if that deploy died on another machine, force the unlock (`cargo xtask deploy --force-unlock`)"
     )]
     Locked {
         /// The cluster.
@@ -73,6 +73,15 @@ pub enum Error {
         expires_at: String,
         /// The lock parameter.
         parameter: String,
+    },
+    /// The catalog store refused or failed to write a catalog; nothing after it was applied.
+    #[error("publishing catalog {catalog} failed; nothing after it was applied")]
+    Catalog {
+        /// The catalog.
+        catalog: String,
+        /// The store's error.
+        #[source]
+        source: trino_catalogs::Error,
     },
     /// A Trino node's HTTP API failed or answered something unexpected.
     #[error("trino node {node}: {reason}")]
@@ -176,6 +185,15 @@ fn classify(
             source,
         },
     }
+}
+
+/// `value` as the `i32` the ECS and Application Auto Scaling APIs take; an error naming `field` instead of a
+/// count that wraps (`4_500_000_000 as i32` is negative).
+pub fn api_count(field: &str, value: u32) -> Result<i32> {
+    i32::try_from(value).map_err(|_| Error::InvalidConfig {
+        field: field.to_owned(),
+        reason: format!("{value} does not fit the API's 32-bit signed count"),
+    })
 }
 
 #[cfg(test)]

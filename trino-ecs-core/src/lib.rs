@@ -34,6 +34,7 @@ pub mod deploy;
 pub mod drain;
 pub mod error;
 pub mod events;
+pub mod lease;
 pub mod live;
 pub mod model;
 pub mod plan;

@@ -573,8 +573,8 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     let worker_service = format!("{}-worker", c.name);
     let scaling = ScalingSpec {
         resource_id: format!("service/{}/{worker_service}", c.name),
-        min: w.min as i32,
-        max: w.max as i32,
+        min: crate::error::api_count("cluster.workers.min", w.min)?,
+        max: crate::error::api_count("cluster.workers.max", w.max)?,
         cpu_policy: PolicySpec::TargetTracking {
             name: format!("{}-workers-cpu", c.name),
             metric: "ECSServiceAverageCPUUtilization".into(),

@@ -33,6 +33,10 @@ pub struct DeployArgs {
     /// Wait up to this many seconds for another deploy's lock before failing.
     #[arg(long, default_value_t = 0)]
     pub lock_wait: u64,
+    /// First remove the deploy lock whoever holds it (a deploy that died on another machine, or hung): shows
+    /// the holder and asks, unless `--yes`. A holder that died on this machine is detected without it.
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 /// Arguments of `status`.
@@ -154,25 +158,36 @@ pub async fn desired(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow
 }
 
 /// Publishes the config's catalogs to the catalog store (unchanged parameters are not rewritten).
-async fn publish_catalogs(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+/// The catalog store of the config's cluster in Parameter Store.
+fn catalog_store(
+    config: &LakeConfig,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<SsmCatalogStore> {
     let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
-    let store = SsmCatalogStore::from_sdk_config(sdk, layout)
-        .with_kms_key_id(config.parameters.kms_key_id.clone());
-    for (name, spec) in &config.catalogs {
-        let secrets = trino_catalogs::spec::secrets_from_env(name, spec)?;
-        let report = store
-            .put(name, spec, &secrets)
-            .await
-            .with_context(|| format!("publishing catalog {name}"))?;
-        if !report.written.is_empty() || !report.removed.is_empty() {
-            println!(
-                "catalog {name}: {} parameters written, {} removed",
-                report.written.len(),
-                report.removed.len()
-            );
-        }
-    }
-    Ok(())
+    Ok(SsmCatalogStore::from_sdk_config(sdk, layout)
+        .with_kms_key_id(config.parameters.kms_key_id.clone()))
+}
+
+/// Every catalog of the config with its secret values from this process's environment, for the deploy to
+/// publish under its lock.
+fn catalogs_to_publish(
+    config: &LakeConfig,
+) -> anyhow::Result<
+    Vec<(
+        String,
+        trino_catalogs::CatalogSpec,
+        trino_catalogs::SecretValues,
+    )>,
+> {
+    config
+        .catalogs
+        .iter()
+        .map(|(name, spec)| {
+            let secrets =
+                trino_catalogs::spec::secrets_from(name, spec, |var| std::env::var(var).ok())?;
+            Ok((name.clone(), spec.clone(), secrets))
+        })
+        .collect()
 }
 
 fn adapter(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> AwsCluster {
@@ -185,15 +200,20 @@ pub async fn plan(global: &Global, _args: PlanArgs) -> anyhow::Result<()> {
     let sdk = sdk_config(&config).await?;
     let desired = desired(&config, &sdk).await?;
     let plan = deploy::plan(&adapter(&config, &sdk), &desired).await?;
-    print!("{plan}");
+    out!("{plan}");
     Ok(())
 }
 
-fn confirm_on_stdin(plan: &trino_ecs_core::plan::Plan) -> bool {
-    print!("{plan}apply these changes? [y/N] ");
+/// Prints `question` and reads a yes from stdin (anything else, or no input, is no).
+fn ask(question: &str) -> bool {
+    out!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+fn confirm_on_stdin(plan: &trino_ecs_core::plan::Plan) -> bool {
+    ask(&format!("{plan}apply these changes?"))
 }
 
 async fn deploy_config(
@@ -204,54 +224,120 @@ async fn deploy_config(
 ) -> anyhow::Result<bool> {
     let desired = desired(config, sdk).await?;
     let aws = adapter(config, sdk);
-    let first = deploy::plan(&aws, &desired).await?;
-    if first.is_empty() {
-        print!("{first}");
-        return Ok(true);
-    }
-    if yes {
-        print!("{first}");
-    } else if !confirm_on_stdin(&first) {
-        println!("nothing applied");
-        return Ok(false);
-    }
-    publish_catalogs(config, sdk).await?;
+    let store = catalog_store(config, sdk)?;
+    // Resolved before anything else, so a missing secret variable stops the deploy before it asks.
+    let publication = deploy::CatalogPublication {
+        store: &store,
+        catalogs: catalogs_to_publish(config)?,
+    };
     let options = DeployOptions {
+        holder: this_holder(),
+        lock_wait: Duration::from_secs(lock_wait),
+        ..Default::default()
+    };
+    // The library asks for the first plan and again, under the lock, for a plan that changed meanwhile.
+    let mut declined = false;
+    let mut confirm = |plan: &trino_ecs_core::plan::Plan| {
+        let ok = if yes {
+            out!("{plan}");
+            true
+        } else {
+            confirm_on_stdin(plan)
+        };
+        declined |= !ok;
+        ok
+    };
+    let started = Instant::now();
+    let mut step = 0;
+    let applied = deploy::deploy_with_catalogs(
+        &aws,
+        &desired,
+        &options,
+        Some(&publication),
+        &mut confirm,
+        &mut |action: &Action| {
+            step += 1;
+            outln!("  [{step}] {} {}", action.kind(), action.target());
+        },
+    )
+    .await?;
+    match applied {
+        Some(plan) if plan.is_empty() => out!("{plan}"),
+        Some(plan) => outln!(
+            "applied {} actions in {:.1} s",
+            plan.actions.len(),
+            started.elapsed().as_secs_f64()
+        ),
+        None => {
+            outln!("nothing applied");
+            return Ok(!declined);
+        }
+    }
+    Ok(true)
+}
+
+/// This deploy as a lock holder: `$USER pid N` on this machine (hostname and boot id, so a holder that died
+/// here is recognised, and one on another machine or before a reboot never is).
+fn this_holder() -> trino_ecs_core::lease::Holder {
+    let read = |path: &str| std::fs::read_to_string(path).map(|s| s.trim().to_owned());
+    let host = match (
+        read("/proc/sys/kernel/hostname"),
+        read("/proc/sys/kernel/random/boot_id"),
+    ) {
+        (Ok(name), Ok(boot)) if !name.is_empty() && !boot.is_empty() => {
+            format!("{name} boot {boot}")
+        }
+        _ => String::new(),
+    };
+    trino_ecs_core::lease::Holder {
         owner: format!(
             "{} pid {}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
             std::process::id()
         ),
-        lock_wait: Duration::from_secs(lock_wait),
-        ..Default::default()
+        host,
+        pid: std::process::id(),
+    }
+}
+
+/// `deploy --force-unlock`: shows who holds the lock and removes it once confirmed (or with `--yes`).
+async fn force_unlock(
+    aws: &trino_ecs_core::aws::AwsCluster,
+    desired: &trino_ecs_core::model::Desired,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let parameter = &desired.lock_parameter;
+    let Some(lease) = aws.lock_holder(parameter).await? else {
+        outln!("no deploy lock is held ({parameter})");
+        return Ok(());
     };
-    let started = Instant::now();
-    let mut step = 0;
-    let applied = deploy::deploy(
-        &aws,
-        &desired,
-        &options,
-        &mut |_| true,
-        &mut |action: &Action| {
-            step += 1;
-            println!("  [{step}] {} {}", action.kind(), action.target());
-        },
-    )
-    .await?;
-    if let Some(plan) = applied {
-        println!(
-            "applied {} actions in {:.1} s",
-            plan.actions.len(),
-            started.elapsed().as_secs_f64()
+    outln!(
+        "the deploy lock {parameter} is held by {} until {}",
+        lease.holder(),
+        lease.expires_at.to_rfc3339()
+    );
+    if !yes {
+        anyhow::ensure!(
+            ask("remove it? a deploy that still runs would then overlap this one"),
+            "the lock was left in place; nothing applied"
         );
     }
-    Ok(true)
+    if aws.force_unlock(parameter, &lease).await? {
+        outln!("removed the deploy lock of {}", lease.holder());
+    } else {
+        outln!("the lock changed hands meanwhile; left it in place");
+    }
+    Ok(())
 }
 
 /// Runs `deploy`.
 pub async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
+    if args.force_unlock {
+        let desired = desired(&config, &sdk).await?;
+        force_unlock(&adapter(&config, &sdk), &desired, args.yes).await?;
+    }
     if deploy_config(&config, &sdk, args.yes, args.lock_wait).await? && args.wait > 0 {
         wait_stable(
             &adapter(&config, &sdk),
@@ -272,9 +358,9 @@ async fn wait_stable(aws: &AwsCluster, desired: &Desired, seconds: u64) -> anyho
             .iter()
             .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
             .collect();
-        println!("[{:>4} s] {}", started.elapsed().as_secs(), line.join(", "));
+        outln!("[{:>4} s] {}", started.elapsed().as_secs(), line.join(", "));
         if status.is_stable() {
-            println!("stable");
+            outln!("stable");
             return Ok(());
         }
         if started.elapsed() >= Duration::from_secs(seconds) {
@@ -292,20 +378,20 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let sdk = sdk_config(&config).await?;
     let desired = desired(&config, &sdk).await?;
     let aws = adapter(&config, &sdk);
-    print!("{}", aws.status(&desired).await?);
+    out!("{}", aws.status(&desired).await?);
     if let Some(url) = &args.coordinator {
         match HttpNodeApi::new().info(url).await {
             Ok(info) => {
-                println!("coordinator {url}: {info}");
+                outln!("coordinator {url}: {info}");
                 let client = trino_client::Client::builder(url.as_str())
                     .user(trino_ecs_core::render::OPS_USER)
                     .build()?;
                 match trino_ecs_core::live::active_workers(&client).await {
-                    Ok(n) => println!("active workers: {n}"),
-                    Err(e) => println!("active workers: unknown ({e})"),
+                    Ok(n) => outln!("active workers: {n}"),
+                    Err(e) => outln!("active workers: unknown ({e})"),
                 }
             }
-            Err(e) => println!("coordinator {url}: not reachable ({e})"),
+            Err(e) => outln!("coordinator {url}: not reachable ({e})"),
         }
     }
     if args.wait > 0 {
@@ -334,7 +420,7 @@ async fn publish_queue_metric(aws: &AwsCluster, cluster: &str, client: &trino_cl
         Err(e) => Err(e),
     };
     match result {
-        Ok((queued, workers)) => println!(
+        Ok((queued, workers)) => outln!(
             "metric {}: {queued} queued / {workers} workers",
             trino_ecs_core::model::QUEUED_METRIC
         ),
@@ -373,7 +459,7 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
         nodes = nodes.with_coordinator(client.clone());
     }
     if let Some(every) = args.follow {
-        println!(
+        outln!(
             "drain loop: every {every} s, protect all workers and drain those above autoscaling's count"
         );
         let aws = adapter(&config, &sdk);
@@ -382,11 +468,11 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
                 publish_queue_metric(&aws, &config.cluster.name, client).await;
             }
             let report = drain::follow_autoscaling(&fleet, &nodes, &options, &mut |line: &str| {
-                println!("{line}")
+                outln!("{line}")
             })
             .await?;
             if !report.drained.is_empty() {
-                println!("{report}");
+                outln!("{report}");
             }
             tokio::time::sleep(Duration::from_secs(every)).await;
         }
@@ -400,10 +486,10 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
         w.max
     );
     let report = drain::scale_workers(&fleet, &nodes, workers, &options, &mut |line: &str| {
-        println!("{line}")
+        outln!("{line}")
     })
     .await?;
-    println!("{report}");
+    outln!("{report}");
     Ok(())
 }
 
@@ -443,10 +529,10 @@ pub async fn local_job(
         .context("local_job needs the emulator's endpoint in aws.endpoint_url")?;
     let mut config = config.clone();
     let (subnets, groups) = emulator_network(&endpoint, &config.aws.region)?;
-    println!("emulator network: subnets {subnets:?}, security groups {groups:?}");
+    outln!("emulator network: subnets {subnets:?}, security groups {groups:?}");
     config.cluster.subnets = subnets;
     config.cluster.security_groups = groups;
-    println!(
+    outln!(
         "deploying cluster {:?} ({} workers, {} catalogs) from {}",
         config.cluster.name,
         config.initial_workers(),
@@ -454,7 +540,7 @@ pub async fn local_job(
         config.source.display()
     );
     deploy_config(&config, sdk, true, 0).await?;
-    println!("--- redeploy (must be a no-op) ---");
+    outln!("--- redeploy (must be a no-op) ---");
     let desired = desired(&config, sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
     let aws = AwsCluster::with_counter(sdk, &counter);
@@ -466,14 +552,14 @@ pub async fn local_job(
         &mut |_| {},
     )
     .await?;
-    print!("{}", plan.unwrap_or_default());
-    println!(
+    out!("{}", plan.unwrap_or_default());
+    outln!(
         "{} AWS calls, {} mutating",
         counter.calls().len(),
         counter.mutating().len()
     );
-    println!("--- status ---");
-    print!("{}", aws.status(&desired).await?);
+    outln!("--- status ---");
+    out!("{}", aws.status(&desired).await?);
     Ok(())
 }
 
@@ -502,13 +588,13 @@ fn print_calls(title: &str, counter: &trino_ecs_core::calls::CallCounter) -> usi
         entry.0 += 1;
         entry.1 += usize::from(call.is_mutating());
     }
-    println!(
+    outln!(
         "{title}: {} AWS calls ({} mutating)",
         calls.len(),
         calls.iter().filter(|c| c.is_mutating()).count()
     );
     for (kind, (all, mutating)) in &table {
-        println!("  {kind:<16} {all:>3} calls  {mutating:>3} mutating");
+        outln!("  {kind:<16} {all:>3} calls  {mutating:>3} mutating");
     }
     calls.len()
 }
@@ -525,7 +611,11 @@ pub async fn bench_deploy() -> anyhow::Result<()> {
     let (subnets, groups) = emulator_network(&emulator.endpoint, &config.aws.region)?;
     config.cluster.subnets = subnets;
     config.cluster.security_groups = groups;
-    publish_catalogs(&config, &sdk).await?;
+    // Published outside the counted calls: the bench counts the cluster's own.
+    let store = catalog_store(&config, &sdk)?;
+    for (name, spec, secrets) in catalogs_to_publish(&config)? {
+        store.put(&name, &spec, &secrets).await?;
+    }
     let desired = desired(&config, &sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
     let aws = AwsCluster::with_counter(&sdk, &counter);
@@ -576,7 +666,7 @@ pub async fn bench_deploy() -> anyhow::Result<()> {
         "a no-op deploy sent mutating calls: {:?}",
         counter.mutating()
     );
-    println!(
+    outln!(
         "ratio: a no-op plan costs {plan_calls}/{first} = {:.2} of a first deploy's calls",
         plan_calls as f64 / first.max(1) as f64
     );

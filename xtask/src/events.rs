@@ -86,7 +86,7 @@ pub async fn run(global: &Global, cmd: EventsCmd) -> anyhow::Result<()> {
             reader.close().await;
             warn_skipped(&report);
             match args.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
                 Output::Table => print_report(&report),
             }
             Ok(())
@@ -242,8 +242,8 @@ fn print_report(r: &UsageReport) {
             u.map_or("now".to_owned(), |d| d.to_string())
         ),
     };
-    println!("Trino usage, {window}");
-    println!(
+    outln!("Trino usage, {window}");
+    outln!(
         "{} queries by {} users, {} failed ({}); {} scanned, {} rows; CPU {:.1} h",
         r.total_queries,
         r.distinct_users,
@@ -254,7 +254,7 @@ fn print_report(r: &UsageReport) {
         r.cpu_time_millis as f64 / 3_600_000.0
     );
     if r.skipped_rows > 0 {
-        println!(
+        outln!(
             "{} rows skipped (undecodable inputs_json) and left out of every figure",
             r.skipped_rows
         );
@@ -272,13 +272,13 @@ fn print_report(r: &UsageReport) {
             p.max.to_string(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     let mut t = table(&["data source", "queries", "share of queries reading tables"]);
     for s in &r.data_source_share {
         t.add_row(vec![s.name.clone(), s.queries.to_string(), pct(s.share)]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     let mut t = table(&["day", "queries", "failed", "users"]);
     for d in &r.per_day {
@@ -289,7 +289,7 @@ fn print_report(r: &UsageReport) {
             d.users.to_string(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     for (title, rows) in [("user", &r.top_users), ("source", &r.top_sources)] {
         let mut t = table(&[title, "queries", "failed", "wall (s)", "scanned"]);
@@ -302,7 +302,7 @@ fn print_report(r: &UsageReport) {
                 bytes(u.bytes_scanned),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
 
     let mut t = table(&["catalog", "connector", "queries", "share", "scanned"]);
@@ -315,7 +315,7 @@ fn print_report(r: &UsageReport) {
             bytes(c.bytes_scanned),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     let mut t = table(&["table", "queries", "days", "last access (UTC)", "scanned"]);
     for a in &r.top_tables {
@@ -327,7 +327,7 @@ fn print_report(r: &UsageReport) {
             bytes(a.bytes_scanned),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     let mut t = table(&["failure type", "queries", "share of all"]);
     for c in &r.failures_by_type {
@@ -337,12 +337,12 @@ fn print_report(r: &UsageReport) {
             pct(c.share_of_queries),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     let mut t = table(&["error", "queries"]);
     for c in &r.top_error_codes {
         t.add_row(vec![c.name.clone(), c.count.to_string()]);
     }
-    println!("{t}");
+    outln!("{t}");
 
     let mut t = table(&["slowest", "user", "state", "wall (s)", "query"]);
     for s in &r.slowest {
@@ -355,5 +355,5 @@ fn print_report(r: &UsageReport) {
             head.replace(['\n', '\r', '\t'], " "),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
 }

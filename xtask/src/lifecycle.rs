@@ -151,7 +151,7 @@ fn validate(global: &Global, file: Option<PathBuf>) -> anyhow::Result<()> {
     let doc = PolicyDocument::load(&path)?;
     let violations = lake_lifecycle::validate::validate(&doc);
     if violations.is_empty() {
-        println!(
+        outln!(
             "{}: valid ({} lifecycle rule(s), {} Intelligent-Tiering configuration(s))",
             path.display(),
             doc.rules.len(),
@@ -160,7 +160,7 @@ fn validate(global: &Global, file: Option<PathBuf>) -> anyhow::Result<()> {
         return Ok(());
     }
     for v in &violations {
-        println!("{}: {v}", path.display());
+        outln!("{}: {v}", path.display());
     }
     anyhow::bail!(
         "{}: {} violation(s) of AWS's lifecycle rules",
@@ -203,10 +203,10 @@ async fn plan_or_apply(
     };
     let plan = plan(&bucket, &desired, &current)
         .with_context(|| format!("planning {} for bucket {bucket}", path.display()))?;
-    print!("{plan}");
+    out!("{plan}");
     if let Some(confirm) = confirm_expiration {
         let applied = apply(&store, &plan, confirm).await?;
-        println!("applied {applied} change(s) to bucket {bucket}");
+        outln!("applied {applied} change(s) to bucket {bucket}");
     }
     Ok(())
 }
@@ -349,7 +349,7 @@ fn analyze(args: AnalyzeArgs, table_access: &[(TableAccess, TableLocation)]) -> 
         learner.write(path)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&classes)?);
+        outln!("{}", serde_json::to_string_pretty(&classes)?);
         return Ok(());
     }
     let mut table = Table::new();
@@ -380,7 +380,7 @@ fn analyze(args: AnalyzeArgs, table_access: &[(TableAccess, TableLocation)]) -> 
             c.reasons.join("; "),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(())
 }
 
@@ -526,19 +526,22 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         write_policy(path, &cmp.recommended)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&cmp)?);
+        outln!("{}", serde_json::to_string_pretty(&cmp)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "Generated Iceberg lake (seed {}): {} tables, {} object groups, {} group-day reads; policies learned on days -365..0, evaluated on days 0..365.",
         args.seed,
         trace.tables.len(),
         trace.groups.len(),
         trace.reads.len()
     );
-    println!(
+    outln!(
         "Prices: {} ({}), {}; as of {}\n",
-        prices.region, prices.currency, prices.source, prices.as_of
+        prices.region,
+        prices.currency,
+        prices.source,
+        prices.as_of
     );
     let base = cmp.rows[0].report.total.total();
     let mut table = Table::new();
@@ -580,7 +583,7 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
             row.report.blocked_reads.to_string(),
         ]);
     }
-    println!("{table}\n");
+    outln!("{table}\n");
     let rec = cmp.rows.last().context("the comparison has rows")?;
     let mut months = Table::new();
     months.set_header([
@@ -609,18 +612,18 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
             format!("{:.1}%", (1.0 - r.total() / s.total()) * 100.0),
         ]);
     }
-    println!("Recommended policy, month by month:\n{months}\n");
+    outln!("Recommended policy, month by month:\n{months}\n");
     for choice in &cmp.choices {
-        println!("{}", choice.table);
+        outln!("{}", choice.table);
         for reason in &choice.reasons {
-            println!("  - {reason}");
+            outln!("  - {reason}");
         }
     }
     let rec_total = rec.report.total.total();
     let it = cmp.rows[1].report.total.total();
     let fixed = cmp.rows[cmp.best_fixed].report.total.total();
     let viable = cmp.rows[cmp.best_viable_fixed].report.total.total();
-    println!(
+    outln!(
         "\nrecommended {} vs everything-in-IT {} ({:+.1}%); vs cheapest fixed rule '{}' {} ({:+.1}%, {} blocked reads); vs cheapest fixed rule without blocked reads '{}' {} ({:+.1}%)",
         money(rec_total),
         money(it),
@@ -633,9 +636,10 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         money(viable),
         (rec_total / viable - 1.0) * 100.0,
     );
-    println!(
+    outln!(
         "recommended: hot-data retrieval {} bytes, blocked reads {}",
-        rec.report.hot_retrieval_bytes, rec.report.blocked_reads
+        rec.report.hot_retrieval_bytes,
+        rec.report.blocked_reads
     );
     anyhow::ensure!(
         rec_total < it
@@ -659,23 +663,23 @@ fn write_policy(path: &Path, doc: &PolicyDocument) -> anyhow::Result<()> {
 pub async fn bench() -> anyhow::Result<()> {
     let figures =
         tokio::task::spawn_blocking(|| lake_lifecycle::bench::run(1_000_000, 1_000_000)).await??;
-    println!(
+    outln!(
         "inventory CSV: {} rows ({:.1} MB) in {:.3} s = {:.0} rows/s",
         figures.inventory_rows,
         figures.input_bytes.0 as f64 / 1e6,
         figures.inventory_time.as_secs_f64(),
         figures.inventory_rows_per_sec()
     );
-    println!(
+    outln!(
         "access log: {} lines ({:.1} MB) in {:.3} s = {:.0} lines/s",
         figures.log_lines,
         figures.input_bytes.1 as f64 / 1e6,
         figures.log_time.as_secs_f64(),
         figures.log_lines_per_sec()
     );
-    println!("prefixes classified: {}", figures.prefixes);
+    outln!("prefixes classified: {}", figures.prefixes);
     if cfg!(debug_assertions) {
-        println!(
+        outln!(
             "(debug build: run `cargo bench -p lake-lifecycle --bench classify` for optimized figures)"
         );
     }

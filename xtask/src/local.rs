@@ -40,18 +40,18 @@ pub async fn run(_global: &Global, args: LocalArgs) -> anyhow::Result<()> {
         let url = lake.coordinator_url.clone();
         let config = lake.config_path.clone();
         let how_to_stop = lake.keep().await?;
-        println!(
+        outln!(
             "\nthe lake is left running ({:.0} s so far):",
             started.elapsed().as_secs_f64()
         );
-        println!("  query it:   cargo xtask query --server {url} \"SHOW CATALOGS\"");
-        println!("  web UI:     {url}/ui/ (any user name; no password on the local lake)");
-        println!("  its config: cargo xtask -c {} status", config.display());
-        println!("  {}", how_to_stop.replace('\n', "\n  "));
+        outln!("  query it:   cargo xtask query --server {url} \"SHOW CATALOGS\"");
+        outln!("  web UI:     {url}/ui/ (any user name; no password on the local lake)");
+        outln!("  its config: cargo xtask -c {} status", config.display());
+        outln!("  {}", how_to_stop.replace('\n', "\n  "));
         return Ok(());
     }
     lake.down().await?;
-    println!(
+    outln!(
         "local lake stopped; whole run {:.0} s",
         started.elapsed().as_secs_f64()
     );
@@ -63,41 +63,39 @@ async fn demo(lake: &crate::lake::LocalLake) -> anyhow::Result<()> {
     use trino_ecs_core::demo;
     let catalogs = demo_catalogs(&lake.config)?;
     let client = lake.client("lake-demo")?;
-    println!("--- seeding demo data through Trino ---");
+    outln!("--- seeding demo data through Trino ---");
     for sql in demo::seed_statements(&catalogs) {
         let short: String = sql.chars().take(100).collect();
-        println!("  {short}{}", if sql.len() > 100 { " ..." } else { "" });
+        outln!("  {short}{}", if sql.len() > 100 { " ..." } else { "" });
         client
             .fetch_all(&sql)
             .await
             .with_context(|| format!("seeding the demo data: {short}"))?;
     }
     let sql = demo::federated_query(&catalogs);
-    println!("--- one federated query over MariaDB, PostgreSQL and Iceberg on S3 ---\n{sql}");
+    outln!("--- one federated query over MariaDB, PostgreSQL and Iceberg on S3 ---\n{sql}");
     let result = client
         .fetch_all(&sql)
         .await
         .context("the federated query")?;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
-    table.set_header(result.columns().iter().map(|c| c.name.clone()));
-    for row in &result.rows {
-        table.add_row(row.values().iter().map(|v| v.to_string()));
-    }
-    println!("{table}");
-    println!("--- status ---");
-    println!("tasks (run by the local task runner):");
+    let mut table = Vec::new();
+    let mut printer = crate::output::Printer::new(crate::output::OutputFormat::Markdown, false);
+    printer.rows(&mut table, &result.rows)?;
+    printer.finish(&mut table, result.status.columns.as_deref())?;
+    out!("{}", String::from_utf8_lossy(&table));
+    outln!("--- status ---");
+    outln!("tasks (run by the local task runner):");
     for line in lake.task_lines().await {
-        println!("  {line}");
+        outln!("  {line}");
     }
     let nodes = client
         .fetch_all("SELECT node_id, http_uri, node_version, coordinator, state FROM system.runtime.nodes ORDER BY coordinator DESC, node_id")
         .await
         .context("reading system.runtime.nodes")?;
-    println!("Trino nodes:");
+    outln!("Trino nodes:");
     for row in &nodes.rows {
         let cells: Vec<String> = row.values().iter().map(|v| v.to_string()).collect();
-        println!("  {}", cells.join("  "));
+        outln!("  {}", cells.join("  "));
     }
     Ok(())
 }

@@ -3,6 +3,24 @@
 //! This binary only composes the libraries: it parses arguments, loads the lake config, builds the AWS SDK
 //! config, calls the library, and prints. Errors are printed once, with their chain, and exit non-zero.
 
+/// `println!` for command output: when the reader goes away (`cargo xtask check | head -1`) the output ends
+/// quietly, as other Unix tools do, instead of panicking with "failed printing to stdout".
+macro_rules! outln {
+    () => {
+        $crate::common::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::common::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command output; see [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::common::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod catalog;
 mod cluster;
@@ -12,6 +30,7 @@ mod harness;
 mod lake;
 mod lifecycle;
 mod local;
+mod output;
 mod query;
 mod testcmd;
 
@@ -78,6 +97,8 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): nothing is wrong, nobody is listening.
+        Err(error) if common::is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             for cause in error.chain().skip(1) {
@@ -109,8 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn check(global: &Global) -> anyhow::Result<()> {
     let config = global.load()?;
     let cluster = &config.cluster;
-    println!("{}: valid", global.config.display());
-    println!(
+    outln!("{}: valid", global.config.display());
+    outln!(
         "  target     {} {}",
         config.aws.region,
         config
@@ -119,11 +140,13 @@ fn check(global: &Global) -> anyhow::Result<()> {
             .as_deref()
             .map_or("(real AWS)".to_owned(), |e| format!("(emulator at {e})"))
     );
-    println!(
+    outln!(
         "  cluster    {} running {} on {:?}",
-        cluster.name, cluster.image, cluster.launch_type
+        cluster.name,
+        cluster.image,
+        cluster.launch_type
     );
-    println!(
+    outln!(
         "  workers    {}..={} (first deploy: {}), {} CPU units / {} MiB each",
         cluster.workers.min,
         cluster.workers.max,
@@ -132,7 +155,7 @@ fn check(global: &Global) -> anyhow::Result<()> {
         cluster.workers.memory
     );
     let names: Vec<&str> = config.catalogs.keys().map(String::as_str).collect();
-    println!(
+    outln!(
         "  catalogs   {}",
         if names.is_empty() {
             "(none)".to_owned()
@@ -141,13 +164,14 @@ fn check(global: &Global) -> anyhow::Result<()> {
         }
     );
     if let Some(lake) = &config.lake {
-        println!(
+        outln!(
             "  lake       s3://{}/{}",
-            lake.bucket, lake.warehouse_prefix
+            lake.bucket,
+            lake.warehouse_prefix
         );
     }
     if let Some(log) = &config.event_log {
-        println!("  event log  {}", log.url);
+        outln!("  event log  {}", log.url);
     }
     Ok(())
 }

@@ -3,21 +3,11 @@
 use std::io::{Read as _, Write};
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
-use trino_client::{Client, Columns, Row, Secret};
+use clap::Args;
+use trino_client::{Client, Secret};
 
 use crate::common::Global;
-
-/// How rows are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// An aligned table (collects all rows first).
-    Table,
-    /// CSV with a header line, streamed.
-    Csv,
-    /// JSON Lines: one object per row keyed by column name, streamed.
-    Json,
-}
+use crate::output::{OutputFormat, Printer};
 
 /// Arguments of `query`.
 #[derive(Debug, Args)]
@@ -46,6 +36,9 @@ pub struct QueryArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Give up (and cancel the query) after this long, e.g. `90s`, `10m`, `2h`; no limit when absent.
+    #[arg(long, env = "TRINO_QUERY_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// The SQL text; read from standard input when absent or `-`.
     pub sql: Option<String>,
 }
@@ -96,11 +89,15 @@ pub async fn run(_global: &Global, args: QueryArgs) -> anyhow::Result<()> {
             .basic_auth(&args.user, Secret::new(p.clone()))
             .allow_insecure_auth(args.insecure_auth);
     }
+    if let Some(timeout) = args.timeout {
+        builder = builder.query_timeout(timeout);
+    }
     let client = builder.build()?;
     let mut stream = client.execute(&sql).await?;
     let stdout = std::io::stdout();
+    let terminal = std::io::IsTerminal::is_terminal(&stdout);
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut printer = Printer::new(args.output);
+    let mut printer = Printer::new(args.output, terminal);
     while let Some(batch) = stream.next_batch().await {
         let batch = batch?;
         printer.rows(&mut out, &batch)?;
@@ -117,157 +114,9 @@ pub async fn run(_global: &Global, args: QueryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints rows as they arrive (CSV, JSON Lines) or at the end (table).
-pub struct Printer {
-    format: OutputFormat,
-    header_done: bool,
-    table_rows: Vec<Row>,
-}
-
-impl Printer {
-    /// A printer for a format.
-    pub fn new(format: OutputFormat) -> Self {
-        Printer {
-            format,
-            header_done: false,
-            table_rows: Vec::new(),
-        }
-    }
-
-    /// Prints (or keeps, for tables) a batch of rows.
-    pub fn rows(&mut self, out: &mut impl Write, rows: &[Row]) -> anyhow::Result<()> {
-        match self.format {
-            OutputFormat::Table => self.table_rows.extend_from_slice(rows),
-            OutputFormat::Json => {
-                for row in rows {
-                    serde_json::to_writer(&mut *out, &row.json_object())?;
-                    out.write_all(b"\n")?;
-                }
-            }
-            OutputFormat::Csv => {
-                let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
-                if !self.header_done
-                    && let Some(first) = rows.first()
-                {
-                    w.write_record(first.columns().columns().iter().map(|c| c.name.as_str()))?;
-                    self.header_done = true;
-                }
-                for row in rows {
-                    w.write_record(row.values().iter().map(|v| {
-                        if v.is_null() {
-                            String::new()
-                        } else {
-                            v.to_string()
-                        }
-                    }))?;
-                }
-                w.flush()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Prints what only the end allows: the table, or a CSV header for an empty result.
-    pub fn finish(
-        &mut self,
-        out: &mut impl Write,
-        columns: Option<&Columns>,
-    ) -> anyhow::Result<()> {
-        match self.format {
-            OutputFormat::Table => {
-                let Some(columns) = columns else {
-                    return Ok(());
-                };
-                let mut table = comfy_table::Table::new();
-                table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-                table.set_header(columns.columns().iter().map(|c| c.name.clone()));
-                for row in &self.table_rows {
-                    table.add_row(row.values().iter().map(|v| v.to_string()));
-                }
-                writeln!(out, "{table}")?;
-                writeln!(
-                    out,
-                    "({} row{})",
-                    self.table_rows.len(),
-                    if self.table_rows.len() == 1 { "" } else { "s" }
-                )?;
-            }
-            OutputFormat::Csv if !self.header_done => {
-                if let Some(columns) = columns {
-                    let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
-                    w.write_record(columns.columns().iter().map(|c| c.name.as_str()))?;
-                    w.flush()?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use trino_client::protocol::Column;
-
-    fn rows() -> (Arc<Columns>, Vec<Row>) {
-        let columns: Vec<Column> = serde_json::from_value(serde_json::json!([
-            {"name": "id", "type": "bigint", "typeSignature": {"rawType": "bigint", "arguments": []}},
-            {"name": "name", "type": "varchar", "typeSignature": {"rawType": "varchar", "arguments": []}},
-            {"name": "p", "type": "row(x integer,y varchar)", "typeSignature": {"rawType": "row", "arguments": [
-                {"kind": "NAMED_TYPE", "value": {"fieldName": {"name": "x"}, "typeSignature": {"rawType": "integer", "arguments": []}}},
-                {"kind": "NAMED_TYPE", "value": {"fieldName": {"name": "y"}, "typeSignature": {"rawType": "varchar", "arguments": []}}}]}},
-            {"name": "d", "type": "decimal(5,2)", "typeSignature": {"rawType": "decimal", "arguments": [{"kind": "LONG", "value": 5}, {"kind": "LONG", "value": 2}]}}
-        ]))
-        .unwrap();
-        let columns = Arc::new(Columns::new(columns));
-        let mut out = vec![];
-        trino_client::value::decode_rows(
-            br#"[[1,"a,b",[1,"q"],"1.50"],[2,null,null,null]]"#,
-            &columns,
-            &mut out,
-            "test",
-        )
-        .unwrap();
-        (columns, out)
-    }
-
-    fn render(format: OutputFormat) -> String {
-        let (columns, rows) = rows();
-        let mut out = Vec::new();
-        let mut p = Printer::new(format);
-        p.rows(&mut out, &rows[..1]).unwrap();
-        p.rows(&mut out, &rows[1..]).unwrap();
-        p.finish(&mut out, Some(&columns)).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn json_lines_key_rows_and_row_fields_by_name() {
-        assert_eq!(
-            render(OutputFormat::Json),
-            "{\"id\":1,\"name\":\"a,b\",\"p\":{\"x\":1,\"y\":\"q\"},\"d\":\"1.50\"}\n{\"id\":2,\"name\":null,\"p\":null,\"d\":null}\n"
-        );
-    }
-
-    #[test]
-    fn csv_quotes_and_prints_header_once() {
-        assert_eq!(
-            render(OutputFormat::Csv),
-            "id,name,p,d\n1,\"a,b\",\"[1,\"\"q\"\"]\",1.50\n2,,,\n"
-        );
-    }
-
-    #[test]
-    fn table_shows_nulls_and_count() {
-        let t = render(OutputFormat::Table);
-        assert!(
-            t.contains("NULL") && t.contains("a,b") && t.contains("(2 rows)"),
-            "{t}"
-        );
-    }
 
     #[test]
     fn sql_and_session_parsing() {

@@ -324,6 +324,24 @@ pub async fn run(store: &dyn CatalogStore) {
         ["orders"]
     );
 
+    // Issue 16 item 5: a name that is not a catalog name addresses nothing: "" would be every catalog,
+    // "orders/secrets" only the secrets of one.
+    for name in ["", "orders/secrets", "orders/", "../trino", "Orders"] {
+        let err = store.delete(name).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { issues, .. } if issues[0].field == "name"),
+            "delete({name:?}): {err}"
+        );
+        assert!(store.get(name).await.is_err(), "get({name:?})");
+        assert!(store.history(name).await.is_err(), "history({name:?})");
+    }
+    assert!(store.get("orders").await.unwrap().is_some());
+    assert_eq!(
+        store.read_secret(&secret_param).await.unwrap().expose(),
+        "pw-one",
+        "the secret survived"
+    );
+
     // Idempotent: nothing rewritten, versions unchanged.
     let again = store
         .put("orders", &mysql("ro"), &secrets(&[("password", "pw-one")]))

@@ -318,6 +318,45 @@ fn credentials_in_the_event_log_url_are_rejected_and_redacted() {
     LakeConfig::parse(Path::new("lake.toml"), &text).unwrap();
 }
 
+/// Issue 16 item 1: a line break in `event_log.url` would add properties to mysql-event-listener.properties
+/// (Java keeps the last `mysql-event-listener.db.url`). `check` refuses it at the url's line; the renderer
+/// escapes it even for a config built in code, so the file keeps one url and one listener name.
+#[test]
+fn a_line_break_in_the_event_log_url_is_refused_and_never_adds_a_property() {
+    let original = LOCAL
+        .lines()
+        .find(|l| l.starts_with("url = \"jdbc:mysql://127.0.0.1:3306/trino_events"))
+        .unwrap();
+    let hostile = "jdbc:mysql://127.0.0.1:3306/trino_events\nmysql-event-listener.db.url=jdbc:mysql://evil:3306/x";
+    let text = LOCAL.replace(
+        original,
+        &format!("url = \"{}\"", hostile.replace('\n', "\\n")),
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "event_log.url", "{}", found[0]);
+    assert!(found[0].message.contains("'\\n'"), "{}", found[0]);
+
+    let mut config = LakeConfig::parse(Path::new("lake.toml"), LOCAL).unwrap();
+    config.event_log.as_mut().unwrap().url = hostile.to_owned();
+    config.event_log.as_mut().unwrap().user = "root\nevent-listener.name=other".to_owned();
+    let text = crate::render::event_listener_properties(
+        config.event_log.as_ref().unwrap(),
+        trino_catalogs::TrinoVersion(476),
+    );
+    let read = trino_catalogs::properties::read_properties(&text).unwrap();
+    assert_eq!(
+        read.keys().collect::<Vec<_>>(),
+        ["event-listener.name", "mysql-event-listener.db.url"],
+        "{text}"
+    );
+    assert_eq!(read["event-listener.name"], "mysql");
+    assert!(
+        read["mysql-event-listener.db.url"].starts_with(hostile),
+        "{text}"
+    );
+}
+
 #[test]
 fn url_credential_helpers() {
     assert!(url_credentials("jdbc:mysql://h:3306/db").is_empty());
@@ -438,4 +477,187 @@ fn trino_release_comes_from_the_tag_or_the_override_and_must_be_supported() {
         "{}",
         found[0]
     );
+}
+
+/// Issue 16 item 3: two secrets of one cluster that map to one environment variable are refused by the
+/// config check (so `check`, `plan` and `deploy` stop before any write), at the second secret's field.
+#[test]
+fn secrets_that_share_an_environment_variable_are_refused() {
+    let text = format!(
+        "{LOCAL}\n[catalogs.a]\nconnector = \"generic\"\nconnector_name = \"memory\"\n\
+         secret_properties.b_c = {{ env = \"E1\" }}\n\n\
+         [catalogs.a_b]\nconnector = \"generic\"\nconnector_name = \"memory\"\n\
+         secret_properties.c = {{ env = \"E2\" }}\n"
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "catalogs.a_b.secrets.c", "{}", found[0]);
+    assert!(
+        found[0]
+            .message
+            .contains("TRINO_CATALOG_A_B_C is also used by a.b_c"),
+        "{}",
+        found[0]
+    );
+}
+
+/// Issue 16 item 6: worker counts the ECS APIs cannot take are refused by the config check (ECS's 5,000
+/// tasks per service), and the count conversion itself never wraps.
+#[test]
+fn worker_counts_beyond_ecs_limits_are_refused_and_never_wrap() {
+    let text = LOCAL
+        .replace("max = 2\n", "max = 2500000000\n")
+        .replace("desired = 2\n", "desired = 2500000000\n");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "cluster.workers.max", "{}", found[0]);
+    assert!(found[0].message.contains("5000"), "{}", found[0]);
+    let text = LOCAL.replace("max = 2\n", "max = 5000\n");
+    LakeConfig::parse(Path::new("lake.toml"), &text).unwrap();
+
+    assert_eq!(crate::error::api_count("n", 5000).unwrap(), 5000);
+    let err = crate::error::api_count("cluster.workers.desired", 2_500_000_000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cluster.workers.desired") && err.contains("2500000000"),
+        "{err}"
+    );
+}
+
+/// Issue 16 item 7: a bad key inside `[catalogs.x.properties]` is reported at its own line, a typed field
+/// by its own name (`user`, not `connection-user`), and a duplicate key by its name.
+#[test]
+fn issues_are_located_at_their_own_key() {
+    let text = LOCAL.replace(
+        "s3_path_style = true\n",
+        "s3_path_style = true\n\n[catalogs.lake.properties]\n\"iceberg.max-partitions-per-writer\" = \"100\"\n\"connector.name\" = \"x\"\n",
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0].key, "catalogs.lake.properties.\"connector.name\"",
+        "{}",
+        found[0]
+    );
+    assert_eq!(
+        found[0].line,
+        line_of(&text, "\"connector.name\" = \"x\""),
+        "{}",
+        found[0]
+    );
+
+    let text = LOCAL.replace("user = \"postgres\"", "user = \"postgres \"");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "catalogs.crm.user", "{}", found[0]);
+    assert_eq!(
+        found[0].line,
+        line_of(&text, "user = \"postgres \""),
+        "{}",
+        found[0]
+    );
+
+    let text = LOCAL.replace("user = \"postgres\"", "user = \"postgres\"\nuser = \"dup\"");
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].message.contains("duplicate key `user`"),
+        "{}",
+        found[0]
+    );
+    assert_eq!(
+        found[0].line,
+        line_of(&text, "user = \"dup\""),
+        "{}",
+        found[0]
+    );
+}
+
+/// Issue 16 item 8: what the config check passed but AWS or Trino refused later.
+#[test]
+fn limits_aws_and_trino_enforce_are_checked_before_any_write() {
+    for (from, to, key, words) in [
+        (
+            "prefix = \"/trino\"",
+            "prefix = \"/aws/trino\"",
+            "parameters.prefix",
+            "reserves names",
+        ),
+        (
+            "prefix = \"/trino\"",
+            "prefix = \"/SSM-lake\"",
+            "parameters.prefix",
+            "reserves names",
+        ),
+        (
+            "prefix = \"/trino\"",
+            "prefix = \"/a/b/c/d/e/f/g/h/i/j/k\"",
+            "parameters.prefix",
+            "11 levels",
+        ),
+        (
+            "bucket = \"lake-local-warehouse\"",
+            "bucket = \"lake-s3alias\"",
+            "lake.bucket",
+            "reserved by S3",
+        ),
+        (
+            "[catalogs.sales]",
+            "[catalogs.system]",
+            "catalogs.system.name",
+            "Trino's own catalog",
+        ),
+        (
+            "url = \"jdbc:mysql://127.0.0.1:3306\"",
+            "url = \"jdbc:mysql://127.0.0.1:0\"",
+            "catalogs.sales.url",
+            "port 0",
+        ),
+    ] {
+        assert!(LOCAL.contains(from), "{from}");
+        let found = issues(&LOCAL.replace(from, to));
+        assert!(
+            found
+                .iter()
+                .any(|i| i.key == key && i.message.contains(words)),
+            "{to}: {found:?}"
+        );
+    }
+    // A definition too large for one parameter.
+    let big = format!(
+        "{LOCAL}\n[catalogs.big]\nconnector = \"generic\"\nconnector_name = \"memory\"\n\
+         properties.\"memory.comment\" = \"{}\"\n",
+        "x".repeat(9000)
+    );
+    let found = issues(&big);
+    assert!(
+        found
+            .iter()
+            .any(|i| i.key == "catalogs.big" && i.message.contains("at most 8192 bytes")),
+        "{found:?}"
+    );
+    // A lifecycle policy file that is not there.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lake.toml");
+    std::fs::write(
+        &path,
+        LOCAL.replace(
+            "warehouse_prefix = \"warehouse/\"",
+            "warehouse_prefix = \"warehouse/\"\nlifecycle_policy = \"missing.json\"",
+        ),
+    )
+    .unwrap();
+    match LakeConfig::load(&path) {
+        Err(ConfigError::Invalid { issues }) => {
+            assert_eq!(issues.len(), 1, "{issues:?}");
+            assert_eq!(issues[0].key, "lake.lifecycle_policy");
+            assert!(
+                issues[0].message.contains("missing.json does not exist"),
+                "{}",
+                issues[0]
+            );
+        }
+        other => panic!("a missing policy file must be refused: {other:?}"),
+    }
 }
