@@ -62,6 +62,11 @@ static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     use std::sync::atomic::Ordering;
+    // Unit tests print through the test harness, which captures `print!` but not writes to the stdout handle.
+    if cfg!(test) {
+        print!("{args}");
+        return;
+    }
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
