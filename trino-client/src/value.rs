@@ -418,23 +418,43 @@ fn is_decimal_literal(s: &str) -> bool {
     all_digits(int) && frac.is_none_or(all_digits)
 }
 
+/// A float as Trino writes one: a number, or the words `NaN`, `Infinity`, `-Infinity`. A number too large
+/// for an `f64` (`"1e999"`) is refused rather than read as Infinity: Trino never writes one.
 fn parse_float(s: &str) -> Option<f64> {
     match s {
         "NaN" => Some(f64::NAN),
         "Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
-        _ => s.parse().ok(),
+        _ => s.parse::<f64>().ok().filter(|f| f.is_finite()),
     }
+}
+
+/// A `real` from an `f64`: refused when it does not fit an `f32` (it would become Infinity).
+fn to_real(v: f64) -> Option<f32> {
+    let r = v as f32;
+    (r.is_finite() || !v.is_finite()).then_some(r)
+}
+
+/// Whether decimal literal `s` fits `decimal(precision, scale)`: at most `scale` digits after the point and
+/// `precision - scale` before it. Trino always sends values that fit; one that does not is a corrupt page.
+fn fits_decimal(s: &str, precision: u32, scale: u32) -> bool {
+    let unsigned = s.trim_start_matches(['-', '+']);
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let int = int.trim_start_matches('0');
+    int.len() <= precision.saturating_sub(scale) as usize && frac.len() <= scale as usize
 }
 
 /// Decodes a string-carried value of type `ty` (also used for map keys, which JSON always quotes).
 fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
     Some(match ty {
+        // Lengths are in code points, as Trino counts them; a longer value is a corrupt page.
+        TrinoType::Varchar(Some(n)) if s.chars().count() > *n as usize => return None,
         TrinoType::Varchar(_) => Value::Varchar(s.to_owned()),
+        TrinoType::Char(n) if s.chars().count() > *n as usize => return None,
         TrinoType::Char(_) => Value::Char(s.to_owned()),
         TrinoType::Json => Value::Json(s.to_owned()),
-        TrinoType::Decimal { .. } => {
-            if !is_decimal_literal(s) {
+        TrinoType::Decimal { precision, scale } => {
+            if !is_decimal_literal(s) || !fits_decimal(s, *precision, *scale) {
                 return None;
             }
             Value::Decimal(Decimal(s.to_owned()))
@@ -475,7 +495,7 @@ fn decode_str(ty: &TrinoType, s: &str) -> Option<Value> {
         TrinoType::IntervalDayToSecond => Value::IntervalDayToSecond(parse_interval_day_second(s)?),
         TrinoType::Uuid => Value::Uuid(s.parse().ok()?),
         TrinoType::IpAddress => Value::IpAddress(s.parse().ok()?),
-        TrinoType::Real => Value::Real(parse_float(s)? as f32),
+        TrinoType::Real => Value::Real(to_real(parse_float(s)?)?),
         TrinoType::Double => Value::Double(parse_float(s)?),
         TrinoType::TinyInt => Value::TinyInt(s.parse().ok()?),
         TrinoType::SmallInt => Value::SmallInt(s.parse().ok()?),
@@ -618,7 +638,9 @@ impl<'de> Visitor<'de> for TypedSeed<'_> {
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         match self.0 {
-            TrinoType::Real => Ok(Value::Real(v as f32)),
+            TrinoType::Real => to_real(v)
+                .map(Value::Real)
+                .ok_or_else(|| mismatch(self.0, v, OUT_OF_RANGE)),
             TrinoType::Double => Ok(Value::Double(v)),
             TrinoType::Decimal { .. } => Ok(Value::Decimal(Decimal(v.to_string()))),
             ty => Err(mismatch(ty, v, WRONG_KIND)),
@@ -1414,6 +1436,41 @@ mod tests {
             decode_value(r#""-9-4""#, &TrinoType::IntervalYearToMonth).unwrap(),
             Value::IntervalYearToMonth(-112)
         );
+    }
+
+    #[test]
+    fn out_of_spec_values_are_refused_and_in_spec_ones_kept() {
+        // Issue 16 item 16: values a real Trino never sends for the column's type are decode errors, not
+        // silently kept (a corrupt or hostile page): see the crate README's "Decoding" section.
+        let decimal = TrinoType::Decimal {
+            precision: 3,
+            scale: 2,
+        };
+        for (ty, json) in [
+            (decimal.clone(), r#""12345.678""#),
+            (decimal.clone(), r#""1.234""#),
+            (decimal.clone(), r#""12.34""#),
+            (TrinoType::Varchar(Some(2)), r#""abcdef""#),
+            (TrinoType::Char(2), r#""abc""#),
+            (TrinoType::Double, r#""1e999""#),
+            (TrinoType::Real, r#""1e300""#),
+            (TrinoType::Real, "1e300"),
+        ] {
+            assert!(decode_value(json, &ty).is_err(), "{ty} {json} was accepted");
+        }
+        for (ty, json) in [
+            (decimal.clone(), r#""1.23""#),
+            (decimal.clone(), r#""-9.99""#),
+            (decimal, r#""0.5""#),
+            (TrinoType::Varchar(Some(2)), r#""é€""#),
+            (TrinoType::Char(2), r#""ab""#),
+            (TrinoType::Double, r#""Infinity""#),
+            (TrinoType::Double, "1e300"),
+            (TrinoType::Real, r#""-Infinity""#),
+            (TrinoType::Real, "3.5"),
+        ] {
+            assert!(decode_value(json, &ty).is_ok(), "{ty} {json} was refused");
+        }
     }
 
     #[test]
