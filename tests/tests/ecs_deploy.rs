@@ -630,19 +630,16 @@ async fn a_lock_whose_holder_died_here_is_taken_over_and_any_lock_can_be_forced(
     let desired = desired_without_catalog_secrets(&config);
     let aws = AwsCluster::new(&sdk);
     let here = format!("test-host-{}", std::process::id());
+    let on_this_host = |owner: &str, pid: u32| Holder {
+        owner: owner.into(),
+        host: here.clone(),
+        pid,
+    };
     // A process that has exited (and was reaped): its pid names no process.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     child.wait().unwrap();
-    let dead = Holder {
-        owner: "killed deploy".into(),
-        host: here.clone(),
-        pid: child.id(),
-    };
-    let me = Holder {
-        owner: "next deploy".into(),
-        host: here.clone(),
-        pid: std::process::id(),
-    };
+    let dead = on_this_host("killed deploy", child.id());
+    let me = on_this_host("next deploy", std::process::id());
     let lease = Duration::from_secs(1800);
     let _abandoned = aws
         .lock(&desired.lock_parameter, &desired.cluster, &dead, lease)
@@ -660,11 +657,7 @@ async fn a_lock_whose_holder_died_here_is_taken_over_and_any_lock_can_be_forced(
     assert_eq!(holder.owner, "next deploy");
 
     // Held by a live process here (this one): refused, naming the holder.
-    let other = Holder {
-        owner: "third deploy".into(),
-        host: here.clone(),
-        pid: std::process::id(),
-    };
+    let other = on_this_host("third deploy", std::process::id());
     let err = aws
         .lock(&desired.lock_parameter, &desired.cluster, &other, lease)
         .await

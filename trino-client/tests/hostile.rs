@@ -24,10 +24,16 @@ fn running(next: &str) -> String {
 
 /// Serves `router` on a free loopback port; returns its base URL.
 async fn serve(router: Router) -> String {
+    serve_at(|_| router).await
+}
+
+/// Serves the router `make` builds for its own base URL (for pages whose `nextUri` points back at it).
+async fn serve_at(make: impl FnOnce(&str) -> Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = make(&base);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
+    base
 }
 
 #[derive(Clone, Default)]
@@ -100,38 +106,17 @@ async fn credentials_never_follow_a_cross_origin_next_uri() {
 /// error instead of being polled forever.
 #[tokio::test]
 async fn a_next_uri_that_never_advances_ends_the_query() {
-    let base = Arc::new(Mutex::new(String::new()));
-    let b = base.clone();
-    let url =
-        serve(
-            Router::new()
-                .route(
-                    "/v1/statement",
-                    post(move || {
-                        let b = b.clone();
-                        async move {
-                            running(&format!("{}/v1/statement/executing/q/7", b.lock().unwrap()))
-                        }
-                    }),
-                )
-                .route(
-                    "/v1/statement/executing/q/7",
-                    get({
-                        let b = base.clone();
-                        move || {
-                            let b = b.clone();
-                            async move {
-                                running(&format!(
-                                    "{}/v1/statement/executing/q/7",
-                                    b.lock().unwrap()
-                                ))
-                            }
-                        }
-                    }),
-                ),
-        )
-        .await;
-    *base.lock().unwrap() = url.clone();
+    let url = serve_at(|base| {
+        let page = running(&format!("{base}/v1/statement/executing/q/7"));
+        let again = page.clone();
+        Router::new()
+            .route("/v1/statement", post(move || async move { page }))
+            .route(
+                "/v1/statement/executing/q/7",
+                get(move || async move { again }),
+            )
+    })
+    .await;
     let client = Client::builder(url).user("alice").build().unwrap();
     let err = tokio::time::timeout(Duration::from_secs(30), client.fetch_all("SELECT 1"))
         .await
@@ -146,40 +131,25 @@ async fn a_next_uri_that_never_advances_ends_the_query() {
 /// Item 11: a query whose `nextUri` advances forever ends at the client's query timeout.
 #[tokio::test]
 async fn an_endless_query_ends_at_the_query_timeout() {
-    let base = Arc::new(Mutex::new(String::new()));
-    let b = base.clone();
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let url = serve(
+    let url = serve_at(|base| {
+        let first = running(&format!("{base}/v1/statement/executing/q/0"));
+        let base = base.to_owned();
         Router::new()
-            .route(
-                "/v1/statement",
-                post({
-                    let b = b.clone();
-                    move || {
-                        let b = b.clone();
-                        async move {
-                            running(&format!("{}/v1/statement/executing/q/0", b.lock().unwrap()))
-                        }
-                    }
-                }),
-            )
+            .route("/v1/statement", post(move || async move { first }))
             .route(
                 "/v1/statement/executing/q/{token}",
                 get(move || {
-                    let b = b.clone();
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let page = running(&format!("{base}/v1/statement/executing/q/{n}"));
                     async move {
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        running(&format!(
-                            "{}/v1/statement/executing/q/{n}",
-                            b.lock().unwrap()
-                        ))
+                        page
                     }
                 }),
-            ),
-    )
+            )
+    })
     .await;
-    *base.lock().unwrap() = url.clone();
     let client = Client::builder(url)
         .user("alice")
         .query_timeout(Duration::from_millis(500))

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Subcommand;
 use trino_catalogs::probe::{ProbeOptions, probe};
-use trino_catalogs::store::{CatalogStore, Layout, SsmCatalogStore, resolve_secrets};
+use trino_catalogs::store::{CatalogStore, Layout, resolve_secrets};
 use trino_catalogs::{CatalogSpec, SecretValues, check, check_all, render};
 use trino_ecs_core::config::LakeConfig;
 
@@ -88,13 +88,11 @@ pub async fn run(global: &Global, cmd: CatalogCmd) -> anyhow::Result<()> {
     } else {
         None
     };
-    let layout = layout(&config)?;
     let store: Box<dyn CatalogStore> = match &sdk {
-        Some(sdk) => Box::new(
-            SsmCatalogStore::from_sdk_config(sdk, layout)
-                .with_kms_key_id(config.parameters.kms_key_id.clone()),
-        ),
-        None => Box::new(trino_catalogs::store::MemoryCatalogStore::new(layout)),
+        Some(sdk) => Box::new(crate::cluster::catalog_store(&config, sdk)?),
+        None => Box::new(trino_catalogs::store::MemoryCatalogStore::new(layout(
+            &config,
+        )?)),
     };
     let env = |var: &str| std::env::var(var).ok();
     let out = execute(&config, store.as_ref(), sdk.as_ref(), cmd, &env).await?;
@@ -533,11 +531,43 @@ mod tests {
         dir
     }
 
+    /// A finished query page with `data` under one varchar column (the shape of `SHOW CATALOGS`).
+    fn finished_page(data: serde_json::Value) -> trino_client::replay::Script {
+        trino_client::replay::Script::new().page(serde_json::json!({
+            "id": "20261126_000000_00000_live0", "data": data,
+            "columns": [{"name": "Catalog", "type": "varchar(6)",
+                "typeSignature": {"rawType": "varchar", "arguments": []}}],
+            "stats": {"state": "FINISHED"}
+        }))
+    }
+
+    /// `catalog add NAMES --live URL --no-probe`.
+    async fn add_live(
+        config: &LakeConfig,
+        store: &MemoryCatalogStore,
+        names: &[&str],
+        url: String,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<String> {
+        execute(
+            config,
+            store,
+            None,
+            CatalogCmd::Add {
+                names: names.iter().map(|n| (*n).to_owned()).collect(),
+                no_probe: true,
+                live: Some(url),
+            },
+            env,
+        )
+        .await
+    }
+
     /// `add --live` publishes, then creates on the running cluster only the catalogs it does not have yet, with
     /// secrets as `${ENV:...}` references in the statement; with static catalogs it refuses before publishing.
     #[tokio::test]
     async fn add_live_creates_missing_catalogs_on_the_running_cluster() {
-        use trino_client::replay::{ReplayServer, Script};
+        use trino_client::replay::ReplayServer;
         let dir = scratch("live");
         let mut config = config(&dir);
         let store = MemoryCatalogStore::new(layout(&config).unwrap());
@@ -547,38 +577,15 @@ mod tests {
             trino_ecs_core::live::create_catalog_sql("lake", &render("lake", lake).properties)
                 .unwrap();
         let server = ReplayServer::start().await.unwrap();
-        let page = |columns: serde_json::Value, data: serde_json::Value| {
-            Script::new().page(serde_json::json!({
-                "id": "20261126_000000_00000_live0", "columns": columns, "data": data,
-                "stats": {"state": "FINISHED"}
-            }))
-        };
         server.add_query(
             "SHOW CATALOGS",
-            page(
-                serde_json::json!([{"name": "Catalog", "type": "varchar(6)",
-                    "typeSignature": {"rawType": "varchar", "arguments": []}}]),
-                serde_json::json!([["crm"], ["system"]]),
-            ),
+            finished_page(serde_json::json!([["crm"], ["system"]])),
         );
-        server.add_query(
-            &create,
-            page(serde_json::json!([]), serde_json::Value::Null),
-        );
+        server.add_query(&create, finished_page(serde_json::Value::Null));
 
-        let out = execute(
-            &config,
-            &store,
-            None,
-            CatalogCmd::Add {
-                names: vec!["lake".into(), "crm".into()],
-                no_probe: true,
-                live: Some(server.url()),
-            },
-            &env,
-        )
-        .await
-        .unwrap();
+        let out = add_live(&config, &store, &["lake", "crm"], server.url(), &env)
+            .await
+            .unwrap();
         assert!(
             out.contains("lake: created on the running cluster (CREATE CATALOG)"),
             "{out}"
@@ -607,19 +614,9 @@ mod tests {
         // Static catalogs: refused before anything is published.
         config.cluster.catalog_management = trino_ecs_core::config::CatalogManagement::Static;
         let empty = MemoryCatalogStore::new(layout(&config).unwrap());
-        let err = execute(
-            &config,
-            &empty,
-            None,
-            CatalogCmd::Add {
-                names: vec!["lake".into()],
-                no_probe: true,
-                live: Some(server.url()),
-            },
-            &env,
-        )
-        .await
-        .unwrap_err();
+        let err = add_live(&config, &empty, &["lake"], server.url(), &env)
+            .await
+            .unwrap_err();
         assert!(
             format!("{err:#}").contains("catalog_management = \"dynamic\""),
             "{err:#}"
@@ -646,16 +643,11 @@ mod tests {
             .unwrap()
         };
         let server = ReplayServer::start().await.unwrap();
-        let finished = |data: serde_json::Value| {
-            Script::new().page(serde_json::json!({
-                "id": "20261202_000000_00000_live1", "data": data,
-                "columns": [{"name": "Catalog", "type": "varchar(6)",
-                    "typeSignature": {"rawType": "varchar", "arguments": []}}],
-                "stats": {"state": "FINISHED"}
-            }))
-        };
-        server.add_query("SHOW CATALOGS", finished(serde_json::json!([["system"]])));
-        server.add_query(&sql("lake"), finished(serde_json::Value::Null));
+        server.add_query(
+            "SHOW CATALOGS",
+            finished_page(serde_json::json!([["system"]])),
+        );
+        server.add_query(&sql("lake"), finished_page(serde_json::Value::Null));
         server.add_query(
             &sql("crm"),
             Script::new().page(serde_json::json!({
@@ -668,22 +660,12 @@ mod tests {
         );
         server.add_query(
             "DROP CATALOG IF EXISTS \"lake\"",
-            finished(serde_json::Value::Null),
+            finished_page(serde_json::Value::Null),
         );
 
-        let err = execute(
-            &config,
-            &store,
-            None,
-            CatalogCmd::Add {
-                names: vec!["lake".into(), "crm".into()],
-                no_probe: true,
-                live: Some(server.url()),
-            },
-            &env,
-        )
-        .await
-        .unwrap_err();
+        let err = add_live(&config, &store, &["lake", "crm"], server.url(), &env)
+            .await
+            .unwrap_err();
         let err = format!("{err:#}");
         assert!(err.contains("nothing was published"), "{err}");
         assert!(err.contains("refused crm"), "{err}");

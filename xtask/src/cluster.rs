@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use trino_catalogs::store::{CatalogStore as _, Layout, SsmCatalogStore};
+use trino_catalogs::store::{CatalogStore as _, SsmCatalogStore};
 use trino_ecs_core::aws::AwsCluster;
 use trino_ecs_core::config::LakeConfig;
 use trino_ecs_core::deploy::{self, DeployOptions};
@@ -85,8 +85,8 @@ async fn catalog_inputs(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<CatalogInputs> {
-    let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
-    let store = SsmCatalogStore::from_sdk_config(sdk, layout.clone());
+    let store = catalog_store(config, sdk)?;
+    let layout = store.layout().clone();
     let mut specs: BTreeMap<String, trino_catalogs::CatalogSpec> = store
         .list()
         .await
@@ -158,14 +158,16 @@ pub async fn desired(config: &LakeConfig, sdk: &aws_config::SdkConfig) -> anyhow
 }
 
 /// Publishes the config's catalogs to the catalog store (unchanged parameters are not rewritten).
-/// The catalog store of the config's cluster in Parameter Store.
-fn catalog_store(
+/// The catalog store of the config's cluster in Parameter Store (new secrets written with the config's KMS
+/// key).
+pub(crate) fn catalog_store(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<SsmCatalogStore> {
-    let layout = Layout::new(&config.parameters.prefix, &config.cluster.name)?;
-    Ok(SsmCatalogStore::from_sdk_config(sdk, layout)
-        .with_kms_key_id(config.parameters.kms_key_id.clone()))
+    Ok(
+        SsmCatalogStore::from_sdk_config(sdk, crate::catalog::layout(config)?)
+            .with_kms_key_id(config.parameters.kms_key_id.clone()),
+    )
 }
 
 /// Every catalog of the config with its secret values from this process's environment, for the deploy to
@@ -236,16 +238,13 @@ async fn deploy_config(
         ..Default::default()
     };
     // The library asks for the first plan and again, under the lock, for a plan that changed meanwhile.
-    let mut declined = false;
     let mut confirm = |plan: &trino_ecs_core::plan::Plan| {
-        let ok = if yes {
+        if yes {
             out!("{plan}");
             true
         } else {
             confirm_on_stdin(plan)
-        };
-        declined |= !ok;
-        ok
+        }
     };
     let started = Instant::now();
     let mut step = 0;
@@ -268,9 +267,10 @@ async fn deploy_config(
             plan.actions.len(),
             started.elapsed().as_secs_f64()
         ),
+        // `None` only when a plan was declined.
         None => {
             outln!("nothing applied");
-            return Ok(!declined);
+            return Ok(false);
         }
     }
     Ok(true)

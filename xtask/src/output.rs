@@ -75,12 +75,7 @@ impl Printer {
         match self.format {
             OutputFormat::Table | OutputFormat::Markdown => {
                 for row in rows {
-                    let mut cells: Vec<String> = row.values().iter().map(display_cell).collect();
-                    if self.format == OutputFormat::Markdown {
-                        for cell in &mut cells {
-                            *cell = cell.replace('|', "\\|");
-                        }
-                    }
+                    let cells = self.for_format(row.values().iter().map(display_cell).collect());
                     match &self.widths {
                         Some(widths) => aligned_row(out, self.format, widths, &cells)?,
                         None => self.window.push(cells),
@@ -173,12 +168,7 @@ impl Printer {
 
     /// Fixes the widths from the header and the window, prints both.
     fn flush_window(&mut self, out: &mut impl Write, columns: &Columns) -> anyhow::Result<()> {
-        let mut header: Vec<String> = names(columns).map(|n| cut(&terminal_safe(n))).collect();
-        if self.format == OutputFormat::Markdown {
-            for cell in &mut header {
-                *cell = cell.replace('|', "\\|");
-            }
-        }
+        let header = self.for_format(names(columns).map(|n| cut(&terminal_safe(n))).collect());
         // A Markdown rule needs three dashes.
         let least = if self.format == OutputFormat::Markdown {
             3
@@ -208,6 +198,16 @@ impl Printer {
         }
         self.widths = Some(widths);
         Ok(())
+    }
+
+    /// Aligned cells as the format writes them: Markdown escapes `|`, which would end its cell.
+    fn for_format(&self, mut cells: Vec<String>) -> Vec<String> {
+        if self.format == OutputFormat::Markdown {
+            for cell in &mut cells {
+                *cell = cell.replace('|', "\\|");
+            }
+        }
+        cells
     }
 
     fn tsv_header(&mut self, out: &mut impl Write, columns: &Columns) -> anyhow::Result<()> {
