@@ -419,54 +419,85 @@ async fn changed_catalog_plans_exactly_one_parameter_and_two_rollouts() {
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 }
 
+/// The ACTIVE revisions of `family`, as numbers.
+async fn active_revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Vec<u32> {
+    let active = ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    let mut revisions: Vec<u32> = active
+        .task_definition_arns()
+        .iter()
+        .map(|arn| arn.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    revisions.sort();
+    revisions
+}
+
 #[tokio::test]
-async fn changed_image_registers_one_new_revision_and_retires_the_old() {
+async fn image_changes_keep_the_retained_revisions_and_retire_older_ones_once_unused() {
     let sdk = lake_tests::aws_config().await;
     let mut config = config();
+    config.cluster.retained_revisions = 2;
     let mut inputs = inputs(&config);
     inputs.catalog_secrets.clear();
     let aws = AwsCluster::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let name = config.cluster.name.clone();
+    let families = [format!("{name}-coordinator"), format!("{name}-worker")];
     run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
 
-    // Same release (476) in another tag, so only the image changes, not the rendered files.
-    config.cluster.image = "trinodb/trino:476-arm64".into();
-    let desired = model::desired(&config, &inputs).unwrap();
-    let plan = run_deploy(&aws, &desired).await;
-    let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+    // Same release (476) in other tags, so only the image changes, not the rendered files.
+    let mut plans = Vec::new();
+    for tag in ["476-arm64", "476-amd64"] {
+        config.cluster.image = format!("trinodb/trino:{tag}");
+        let desired = model::desired(&config, &inputs).unwrap();
+        plans.push(run_deploy(&aws, &desired).await);
+        assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+    }
+    let kinds = |plan: &trino_ecs_core::plan::Plan| -> Vec<(String, String)> {
+        plan.actions
+            .iter()
+            .map(|a| {
+                (
+                    a.kind().to_owned(),
+                    a.target().rsplit('/').next().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // The second revision keeps the first as a rollback target; the third retires the first, which no
+    // service ran when planning.
     assert_eq!(
-        kinds,
+        kinds(&plans[0]),
         [
-            "task-definition",
-            "task-definition",
-            "service",
-            "service",
-            "task-definition",
-            "task-definition"
+            ("task-definition".into(), families[0].clone()),
+            ("task-definition".into(), families[1].clone()),
+            ("service".into(), families[0].clone()),
+            ("service".into(), families[1].clone()),
         ],
-        "{plan}"
+        "{}",
+        plans[0]
     );
-    let name = &config.cluster.name;
-    let ecs = aws_sdk_ecs::Client::new(&sdk);
-    for family in [format!("{name}-coordinator"), format!("{name}-worker")] {
-        let active = ecs
-            .list_task_definitions()
-            .family_prefix(&family)
-            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            active.task_definition_arns().len(),
-            1,
-            "{family}: {:?}",
-            active.task_definition_arns()
-        );
-        assert!(active.task_definition_arns()[0].ends_with(&format!("{family}:2")));
+    assert_eq!(
+        kinds(&plans[1])[4..],
+        [
+            ("task-definition".into(), format!("{}:1", families[0])),
+            ("task-definition".into(), format!("{}:1", families[1])),
+        ],
+        "{}",
+        plans[1]
+    );
+    for family in &families {
+        assert_eq!(active_revisions(&ecs, family).await, [2, 3], "{family}");
     }
     let services = ecs
         .describe_services()
-        .cluster(name)
-        .services(format!("{name}-worker"))
+        .cluster(&name)
+        .services(&families[1])
         .send()
         .await
         .unwrap();
@@ -474,8 +505,118 @@ async fn changed_image_registers_one_new_revision_and_retires_the_old() {
         services.services()[0]
             .task_definition()
             .unwrap()
-            .ends_with(&format!("{name}-worker:2"))
+            .ends_with(&format!("{}:3", families[1]))
     );
+}
+
+#[tokio::test]
+async fn revisions_a_killed_deploy_left_registered_are_retired_by_the_next_one() {
+    let sdk = lake_tests::aws_config().await;
+    let mut config = config();
+    config.cluster.retained_revisions = 1;
+    let aws = AwsCluster::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    run_deploy(&aws, &desired_without_catalog_secrets(&config)).await;
+
+    // A run that died right after registering the new revisions: the services still run revision 1.
+    config.cluster.image = "trinodb/trino:476-arm64".into();
+    let changed = desired_without_catalog_secrets(&config);
+    let observed = aws.observe(&changed).await.unwrap();
+    let mut partial = trino_ecs_core::plan::plan(&changed, &observed);
+    partial
+        .actions
+        .retain(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
+    assert_eq!(partial.actions.len(), 2, "{partial}");
+    aws.apply(&changed, &partial, &observed, &mut |_| {})
+        .await
+        .unwrap();
+    let name = &config.cluster.name;
+    let families = [format!("{name}-coordinator"), format!("{name}-worker")];
+    for family in &families {
+        assert_eq!(active_revisions(&ecs, family).await, [1, 2], "{family}");
+    }
+    let targets = |plan: &trino_ecs_core::plan::Plan| -> Vec<(String, String)> {
+        plan.actions
+            .iter()
+            .map(|a| {
+                (
+                    a.kind().to_owned(),
+                    a.target().rsplit('/').next().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    // The re-run moves the services and keeps revision 1, which they ran when it planned...
+    let rerun = run_deploy(&aws, &changed).await;
+    assert_eq!(
+        targets(&rerun),
+        [
+            ("service".into(), families[0].clone()),
+            ("service".into(), families[1].clone()),
+        ],
+        "{rerun}"
+    );
+    // ...and the next one retires it: one revision is retained, and no service runs it any more.
+    let next = run_deploy(&aws, &changed).await;
+    assert_eq!(
+        targets(&next),
+        [
+            ("task-definition".into(), format!("{}:1", families[0])),
+            ("task-definition".into(), format!("{}:1", families[1])),
+        ],
+        "{next}"
+    );
+    for family in &families {
+        assert_eq!(active_revisions(&ecs, family).await, [2], "{family}");
+    }
+    assert!(deploy::plan(&aws, &changed).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_rendered_file_over_4_kb_is_advanced_and_comes_back_to_standard_when_it_shrinks() {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let aws = AwsCluster::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let parameter = format!(
+        "/trino/{}/rendered/catalog/lake.properties",
+        config.cluster.name
+    );
+    let tier = || async {
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .values(&parameter)
+            .build()
+            .unwrap();
+        let out = ssm
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .unwrap();
+        out.parameters()[0].tier().unwrap().as_str().to_owned()
+    };
+    let small = inputs.catalog_files["lake"].clone();
+    inputs.catalog_files.insert(
+        "lake".into(),
+        format!("{small}# {}\n", "padding ".repeat(700)),
+    );
+    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
+    assert_eq!(tier().await, "Advanced");
+
+    inputs.catalog_files.insert("lake".into(), small);
+    let desired = model::desired(&config, &inputs).unwrap();
+    let plan = run_deploy(&aws, &desired).await;
+    assert!(
+        plan.to_string().contains(&format!(
+            "~ parameter {parameter} (advanced -> standard tier: deleted and re-created"
+        )),
+        "{plan}"
+    );
+    assert_eq!(tier().await, "Standard");
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 }
 

@@ -17,14 +17,11 @@ use crate::calls::CallCounter;
 use crate::error::{Error, Result, aws};
 use crate::lease::{Holder, Lease, LeaseState};
 use crate::model::{
-    AlarmSpec, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec,
+    AlarmSpec, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec, Tier,
 };
 use crate::plan::{
     Action, Change, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
 };
-
-/// SSM's size limit of a Standard-tier parameter value; larger rendered files use the Advanced tier.
-const STANDARD_TIER_LIMIT: usize = 4096;
 
 /// The AWS clients of one cluster.
 #[derive(Debug, Clone)]
@@ -107,8 +104,33 @@ impl AwsCluster {
                         ObservedParam {
                             value: value.to_owned(),
                             secure,
+                            tier: Tier::Standard,
                         },
                     );
+                }
+            }
+            // GetParametersByPath does not say a parameter's tier; DescribeParameters does.
+            let filter = ssm::types::ParameterStringFilter::builder()
+                .key("Path")
+                .option("Recursive")
+                .values(path)
+                .build()
+                .map_err(build_err("ssm:DescribeParameters"))?;
+            let mut pages = self
+                .ssm
+                .describe_parameters()
+                .parameter_filters(filter)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws("ssm:DescribeParameters", e))?;
+                for meta in page.parameters() {
+                    let observed = meta.name().and_then(|n| observed.parameters.get_mut(n));
+                    if let (Some(param), Some(ssm::types::ParameterTier::Advanced)) =
+                        (observed, meta.tier())
+                    {
+                        param.tier = Tier::Advanced;
+                    }
                 }
             }
         }
@@ -160,9 +182,10 @@ impl AwsCluster {
                         .and_then(|t| t.value())
                         .map(str::to_owned);
                     let arn = td.task_definition_arn().unwrap_or_default().to_owned();
+                    let active = self.active_revisions(family).await?;
                     observed
                         .task_defs
-                        .insert(family.clone(), ObservedTaskDef { arn, hash });
+                        .insert(family.clone(), ObservedTaskDef { arn, hash, active });
                 }
                 // ECS answers ClientException for a family that was never registered.
                 Err(e) if ecs_code(&e) == Some("ClientException") => {}
@@ -198,6 +221,14 @@ impl AwsCluster {
                     ObservedService {
                         arn: s.service_arn().unwrap_or_default().to_owned(),
                         task_definition: s.task_definition().unwrap_or_default().to_owned(),
+                        // The primary deployment runs `task_definition`; ACTIVE ones are older and still
+                        // have tasks while a rollout is in flight.
+                        draining: s
+                            .deployments()
+                            .iter()
+                            .filter(|d| d.status() == Some("ACTIVE"))
+                            .filter_map(|d| d.task_definition().map(str::to_owned))
+                            .collect(),
                         desired: s.desired_count(),
                         running: s.running_count(),
                         hash,
@@ -302,18 +333,13 @@ impl AwsCluster {
         for action in &plan.actions {
             progress(action);
             match action {
-                Action::PutParameter { name, value, old } => {
-                    self.put_parameter(name, value, old.is_some()).await?
-                }
-                Action::DeleteParameter { name, .. } => {
-                    match self.ssm.delete_parameter().name(name).send().await {
-                        Ok(_) => {}
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|s| s.is_parameter_not_found()) => {}
-                        Err(e) => return Err(aws("ssm:DeleteParameter", e)),
-                    }
-                }
+                Action::PutParameter {
+                    name,
+                    value,
+                    tier,
+                    old,
+                } => self.put_parameter(name, value, *tier, old.as_ref()).await?,
+                Action::DeleteParameter { name, .. } => self.delete_parameter(name).await?,
                 Action::CreateNamespace { name } => {
                     namespace_arn = Some(self.create_namespace(name).await?)
                 }
@@ -416,7 +442,15 @@ impl AwsCluster {
         Ok(())
     }
 
-    async fn put_parameter(&self, name: &str, value: &ParamValue, exists: bool) -> Result<()> {
+    /// Writes one parameter in `tier`. SSM refuses to move an Advanced parameter back to Standard in place,
+    /// so that one is deleted first and written anew (a task starting in between retries).
+    async fn put_parameter(
+        &self,
+        name: &str,
+        value: &ParamValue,
+        tier: Tier,
+        old: Option<&ObservedParam>,
+    ) -> Result<()> {
         let (text, kind) = match value {
             ParamValue::Text(text) => (text.clone(), ssm::types::ParameterType::String),
             ParamValue::Secret(secret) => (
@@ -432,10 +466,14 @@ impl AwsCluster {
                 (v, ssm::types::ParameterType::SecureString)
             }
         };
-        let tier = if text.len() > STANDARD_TIER_LIMIT {
-            ssm::types::ParameterTier::Advanced
-        } else {
-            ssm::types::ParameterTier::Standard
+        let mut exists = old.is_some();
+        if old.is_some_and(|o| o.tier > tier) {
+            self.delete_parameter(name).await?;
+            exists = false;
+        }
+        let tier = match tier {
+            Tier::Standard => ssm::types::ParameterTier::Standard,
+            Tier::Advanced => ssm::types::ParameterTier::Advanced,
         };
         let secure = kind == ssm::types::ParameterType::SecureString;
         let mut req = self
@@ -461,6 +499,48 @@ impl AwsCluster {
             }
             Err(e) => Err(aws("ssm:PutParameter", e)),
         }
+    }
+
+    /// Deletes a parameter; one already gone is fine.
+    async fn delete_parameter(&self, name: &str) -> Result<()> {
+        match self.ssm.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("ssm:DeleteParameter", e)),
+        }
+    }
+
+    /// Every ACTIVE revision ARN of `family`, oldest first.
+    async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {
+        let mut revisions = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(ecs::types::TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ecs:ListTaskDefinitions", e))?;
+            for arn in page.task_definition_arns() {
+                // `familyPrefix` is the whole family name in ECS; the ARN ends in `<family>:<revision>`.
+                let Some((name, revision)) =
+                    arn.rsplit('/').next().and_then(|r| r.rsplit_once(':'))
+                else {
+                    continue;
+                };
+                if let (true, Ok(revision)) = (name == family, revision.parse::<u32>()) {
+                    revisions.push((revision, arn.clone()));
+                }
+            }
+        }
+        revisions.sort();
+        Ok(revisions.into_iter().map(|(_, arn)| arn).collect())
     }
 
     async fn create_namespace(&self, name: &str) -> Result<String> {

@@ -133,11 +133,23 @@ pub struct ClusterConfig {
     pub coordinator: NodeSize,
     /// The workers' size and scaling bounds.
     pub workers: WorkerConfig,
+    /// How many task-definition revisions of each family stay registered (the newest ones, the one a
+    /// service runs or still drains always among them): older ones are deregistered once no service
+    /// deployment uses them. 1 to [`MAX_RETAINED_REVISIONS`]; default 3.
+    #[serde(default = "default_retained_revisions")]
+    pub retained_revisions: u32,
 }
 
 fn default_grace_period() -> u32 {
     120
 }
+
+fn default_retained_revisions() -> u32 {
+    3
+}
+
+/// The most task-definition revisions of one family `cluster.retained_revisions` may keep.
+pub const MAX_RETAINED_REVISIONS: u32 = 100;
 
 /// A task's CPU units (1024 = one vCPU) and memory in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -544,6 +556,15 @@ impl LakeConfig {
             bad(
                 "cluster.shutdown_grace_period_seconds",
                 format!("{} is outside 10..=3600", c.shutdown_grace_period_seconds),
+            );
+        }
+        if !(1..=MAX_RETAINED_REVISIONS).contains(&c.retained_revisions) {
+            bad(
+                "cluster.retained_revisions",
+                format!(
+                    "{} is outside 1..={MAX_RETAINED_REVISIONS}",
+                    c.retained_revisions
+                ),
             );
         }
         let sizes = [

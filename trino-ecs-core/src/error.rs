@@ -14,6 +14,21 @@ pub enum Error {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// A value the cluster would store is larger than any Parameter Store tier holds. Found while building
+    /// the desired state, so nothing is written.
+    #[error(
+        "parameter {parameter} would be {bytes} bytes, over the {limit}-byte limit of Parameter Store's advanced tier{hint}"
+    )]
+    ParameterTooLarge {
+        /// The parameter.
+        parameter: String,
+        /// Its value's size.
+        bytes: usize,
+        /// The largest value a parameter holds.
+        limit: usize,
+        /// What to do about it (starts with `: ` or is empty).
+        hint: &'static str,
+    },
     /// An environment variable named by a secret reference is not set.
     #[error("environment variable {var} is not set (named by `{field}`)")]
     MissingEnv {

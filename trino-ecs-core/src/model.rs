@@ -104,6 +104,53 @@ pub enum ParamValue {
     Generated,
 }
 
+impl ParamValue {
+    /// The tier this value needs. A generated secret is 64 characters.
+    pub fn tier(&self) -> Tier {
+        let bytes = match self {
+            ParamValue::Text(text) => text.len(),
+            ParamValue::Secret(secret) => secret.expose().len(),
+            ParamValue::Generated => return Tier::Standard,
+        };
+        // `desired` refuses values no tier holds, so a larger one never reaches a plan.
+        Tier::for_size(bytes).unwrap_or(Tier::Advanced)
+    }
+}
+
+/// A Parameter Store tier. Standard holds 4 KB and is free; Advanced holds 8 KB and is charged per parameter
+/// and month. SSM never moves a parameter from Advanced back to Standard in place: the plan deletes and
+/// re-creates it (see [`crate::plan::Action::PutParameter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Tier {
+    /// Up to [`trino_catalogs::store::STANDARD_LIMIT`] bytes.
+    #[default]
+    Standard,
+    /// Up to [`trino_catalogs::store::ADVANCED_LIMIT`] bytes.
+    Advanced,
+}
+
+impl Tier {
+    /// The cheapest tier that holds a value of `bytes`, or `None` when no tier does.
+    pub fn for_size(bytes: usize) -> Option<Tier> {
+        if bytes <= trino_catalogs::store::STANDARD_LIMIT {
+            Some(Tier::Standard)
+        } else if bytes <= trino_catalogs::store::ADVANCED_LIMIT {
+            Some(Tier::Advanced)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Tier::Standard => "standard",
+            Tier::Advanced => "advanced",
+        })
+    }
+}
+
 /// One SSM parameter the cluster owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamSpec {
@@ -328,6 +375,8 @@ pub struct Desired {
     pub services: Vec<ServiceSpec>,
     /// Worker autoscaling.
     pub scaling: ScalingSpec,
+    /// How many revisions of each task-definition family stay registered (`cluster.retained_revisions`).
+    pub retained_revisions: usize,
     /// SHA-256 of each catalog secret parameter's value, by parameter name (see
     /// [`DeployInputs::catalog_secret_values`]).
     pub catalog_secret_digests: BTreeMap<String, Vec<u8>>,
@@ -602,6 +651,26 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
         },
     };
 
+    for (name, spec) in &parameters {
+        let bytes = match &spec.value {
+            ParamValue::Text(text) => text.len(),
+            ParamValue::Secret(secret) => secret.expose().len(),
+            ParamValue::Generated => continue,
+        };
+        if Tier::for_size(bytes).is_none() {
+            return Err(Error::ParameterTooLarge {
+                parameter: name.clone(),
+                bytes,
+                limit: trino_catalogs::store::ADVANCED_LIMIT,
+                hint: if name.contains("/catalog/") {
+                    ": move large values (keys, certificates) into secret references"
+                } else {
+                    ""
+                },
+            });
+        }
+    }
+
     Ok(Desired {
         cluster: c.name.clone(),
         region,
@@ -612,6 +681,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
         task_defs,
         services,
         scaling,
+        retained_revisions: c.retained_revisions as usize,
         catalog_secret_digests: inputs
             .catalog_secret_values
             .iter()

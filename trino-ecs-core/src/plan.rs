@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::model::{AlarmSpec, Desired, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec};
+use crate::model::{AlarmSpec, Desired, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec, Tier};
 
 /// A parameter as read from SSM.
 #[derive(Clone, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct ObservedParam {
     pub value: String,
     /// Whether it is a SecureString.
     pub secure: bool,
+    /// Its tier.
+    pub tier: Tier,
 }
 
 impl fmt::Debug for ObservedParam {
@@ -25,17 +27,21 @@ impl fmt::Debug for ObservedParam {
         f.debug_struct("ObservedParam")
             .field("value", &value)
             .field("secure", &self.secure)
+            .field("tier", &self.tier)
             .finish()
     }
 }
 
-/// The latest active revision of a task definition family.
+/// The latest active revision of a task definition family, and every other one still active.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedTaskDef {
     /// The revision ARN.
     pub arn: String,
     /// The hash tag, if the tool registered it.
     pub hash: Option<String>,
+    /// Every ACTIVE revision ARN of the family, oldest first, `arn` included. A run that died between
+    /// registering and retiring leaves more here than the retention keeps; the next plan retires them.
+    pub active: Vec<String>,
 }
 
 /// An ECS service as described.
@@ -45,6 +51,8 @@ pub struct ObservedService {
     pub arn: String,
     /// The task definition ARN it runs.
     pub task_definition: String,
+    /// Task definition ARNs of its older deployments still running tasks (a rollout in flight).
+    pub draining: Vec<String>,
     /// Desired count.
     pub desired: i32,
     /// Running count.
@@ -89,12 +97,15 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Action {
-    /// Create or overwrite a parameter.
+    /// Create or overwrite a parameter. When `old` is Advanced and `tier` Standard, it is deleted and
+    /// re-created, as SSM refuses that downgrade in place.
     PutParameter {
         /// Name.
         name: String,
         /// Desired value.
         value: ParamValue,
+        /// The tier the value needs (the cheapest that holds it).
+        tier: Tier,
         /// The current value when it exists (`None`: create).
         old: Option<ObservedParam>,
     },
@@ -126,7 +137,8 @@ pub enum Action {
         /// Why.
         change: Change,
     },
-    /// Deregister a revision a new one replaced (after the services moved to the new one).
+    /// Deregister a revision beyond the retained ones that no service deployment uses (after the services
+    /// moved).
     DeregisterTaskDefinition {
         /// The replaced revision's ARN.
         arn: String,
@@ -221,16 +233,23 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 
     for (name, spec) in &desired.parameters {
         let old = observed.parameters.get(name);
+        let tier = spec.value.tier();
+        // A value that fits Standard but sits in a (charged) Advanced parameter is moved back down.
+        let downgrade = old.is_some_and(|o| o.tier > tier);
         let same = match (&spec.value, old) {
             (_, None) => false,
+            // A generated secret is kept whatever its tier: re-creating it would change it.
             (ParamValue::Generated, Some(o)) => o.secure,
-            (ParamValue::Text(text), Some(o)) => !o.secure && &o.value == text,
-            (ParamValue::Secret(value), Some(o)) => o.secure && o.value == value.expose(),
+            (ParamValue::Text(text), Some(o)) => !o.secure && &o.value == text && !downgrade,
+            (ParamValue::Secret(value), Some(o)) => {
+                o.secure && o.value == value.expose() && !downgrade
+            }
         };
         if !same {
             actions.push(Action::PutParameter {
                 name: name.clone(),
                 value: spec.value.clone(),
+                tier,
                 old: old.cloned(),
             });
         }
@@ -260,7 +279,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         }
     }
 
-    let mut replaced = Vec::new();
+    let mut registering = Vec::new();
     for (family, spec) in &desired.task_defs {
         let hash = desired.task_def_hash(family);
         let change = match observed.task_defs.get(family) {
@@ -271,11 +290,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             Some(_) => None,
         };
         if let Some(change) = change {
-            if let (Change::Update(_), Some(old)) = (&change, observed.task_defs.get(family)) {
-                replaced.push(Action::DeregisterTaskDefinition {
-                    arn: old.arn.clone(),
-                });
-            }
+            registering.push(family.as_str());
             actions.push(Action::RegisterTaskDefinition {
                 spec: Box::new(spec.clone()),
                 hash,
@@ -294,22 +309,6 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             Some(_) => None,
         };
         if let Some(change) = change {
-            // A run that died after registering a revision but before moving the service leaves the
-            // service on an older revision than the family's latest: retire that one too.
-            if let (Some(o), Some(td)) = (
-                observed.services.get(&spec.name),
-                observed.task_defs.get(&spec.task_family),
-            ) {
-                let old = Action::DeregisterTaskDefinition {
-                    arn: o.task_definition.clone(),
-                };
-                if !o.task_definition.is_empty()
-                    && o.task_definition != td.arn
-                    && !replaced.contains(&old)
-                {
-                    replaced.push(old);
-                }
-            }
             actions.push(Action::PutService {
                 spec: Box::new(spec.clone()),
                 hash,
@@ -356,8 +355,8 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         });
     }
 
-    // Replaced revisions and stale parameters go last: running tasks use them until the services rolled.
-    actions.extend(replaced);
+    // Retired revisions and stale parameters go last: running tasks use them until the services rolled.
+    actions.extend(retired_revisions(desired, observed, &registering));
     for (name, old) in &observed.parameters {
         if !desired.parameters.contains_key(name)
             && desired
@@ -374,11 +373,55 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     Plan { actions, skipped }
 }
 
+/// The revisions to deregister: of each family's ACTIVE revisions, all but the `retained_revisions` newest
+/// (a revision this plan registers counts among them) and any that a service runs or still drains, as
+/// observed before this plan. So a revision a deploy replaces stays a rollback target, a revision still
+/// serving a rollout in flight is never retired under it, and what a killed run left behind (registered,
+/// never retired) is retired by the next plan.
+fn retired_revisions(desired: &Desired, observed: &Observed, registering: &[&str]) -> Vec<Action> {
+    let in_use: Vec<&str> = observed
+        .services
+        .values()
+        .flat_map(|s| std::iter::once(&s.task_definition).chain(&s.draining))
+        .map(String::as_str)
+        .collect();
+    let mut retired = Vec::new();
+    for family in desired.task_defs.keys() {
+        let Some(td) = observed.task_defs.get(family) else {
+            continue;
+        };
+        let keep = desired
+            .retained_revisions
+            .saturating_sub(usize::from(registering.contains(&family.as_str())));
+        let older = td.active.len().saturating_sub(keep);
+        retired.extend(
+            td.active[..older]
+                .iter()
+                .filter(|arn| !in_use.contains(&arn.as_str()))
+                .map(|arn| Action::DeregisterTaskDefinition { arn: arn.clone() }),
+        );
+    }
+    retired
+}
+
 fn show_value(value: &ParamValue) -> String {
     match value {
         ParamValue::Text(text) => text.clone(),
         ParamValue::Secret(_) => "<secret redacted>".into(),
         ParamValue::Generated => "<generated secret>".into(),
+    }
+}
+
+/// What the plan says about a parameter's tier: nothing for the free Standard tier it stays in.
+fn tier_note(tier: Tier, old: Option<Tier>) -> String {
+    match (old, tier) {
+        (Some(Tier::Advanced), Tier::Standard) => {
+            " (advanced -> standard tier: deleted and re-created, SSM cannot downgrade in place)"
+                .into()
+        }
+        (Some(old), tier) if old != tier => format!(" ({old} -> {tier} tier)"),
+        (None, Tier::Advanced) | (Some(_), Tier::Advanced) => " (advanced tier)".into(),
+        _ => String::new(),
     }
 }
 
@@ -411,9 +454,10 @@ impl fmt::Display for Plan {
                 Action::PutParameter {
                     name,
                     value,
+                    tier,
                     old: None,
                 } => {
-                    writeln!(f, "+ parameter {name}")?;
+                    writeln!(f, "+ parameter {name}{}", tier_note(*tier, None))?;
                     if let ParamValue::Text(text) = value {
                         for line in text.lines() {
                             writeln!(f, "      + {line}")?;
@@ -425,11 +469,13 @@ impl fmt::Display for Plan {
                 Action::PutParameter {
                     name,
                     value,
+                    tier,
                     old: Some(old),
                 } => {
-                    writeln!(f, "~ parameter {name}")?;
+                    writeln!(f, "~ parameter {name}{}", tier_note(*tier, Some(old.tier)))?;
                     match value {
                         ParamValue::Text(text) if !old.secure => line_diff(f, &old.value, text)?,
+                        ParamValue::Secret(s) if old.secure && old.value == s.expose() => {}
                         _ => writeln!(f, "      <secret redacted> changed")?,
                     }
                 }
@@ -443,9 +489,10 @@ impl fmt::Display for Plan {
                     f,
                     "~ ecs cluster {name}: service connect namespace -> {name}"
                 )?,
-                Action::DeregisterTaskDefinition { arn } => {
-                    writeln!(f, "- task definition {arn} (replaced)")?
-                }
+                Action::DeregisterTaskDefinition { arn } => writeln!(
+                    f,
+                    "- task definition {arn} (older than the retained revisions, unused)"
+                )?,
                 Action::RegisterTaskDefinition { spec, hash, change } => {
                     let sign = if *change == Change::Create { '+' } else { '~' };
                     write!(
@@ -575,7 +622,15 @@ mod tests {
                         ParamValue::Secret(s) => (s.expose().to_owned(), true),
                         ParamValue::Generated => ("random".to_owned(), true),
                     };
-                    (n.clone(), ObservedParam { value, secure })
+                    let tier = p.value.tier();
+                    (
+                        n.clone(),
+                        ObservedParam {
+                            value,
+                            secure,
+                            tier,
+                        },
+                    )
                 })
                 .collect(),
             namespace_arn: Some("arn:ns".into()),
@@ -589,6 +644,7 @@ mod tests {
                         ObservedTaskDef {
                             arn: format!("{f}:1"),
                             hash: Some(d.task_def_hash(f)),
+                            active: vec![format!("{f}:1")],
                         },
                     )
                 })
@@ -599,7 +655,8 @@ mod tests {
                 .map(|s| {
                     let o = ObservedService {
                         arn: s.name.clone(),
-                        task_definition: String::new(),
+                        task_definition: format!("{}:1", s.task_family),
+                        draining: Vec::new(),
                         desired: 1,
                         running: 0,
                         hash: Some(d.service_hash(s)),
@@ -742,56 +799,189 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn changed_image_registers_a_revision_rolls_services_and_deregisters_the_old_one() {
+    /// The desired state after an image change (a mirror of the same release: the image changes, the
+    /// rendered files do not), keeping `retained` revisions.
+    fn with_new_image(retained: usize) -> (Desired, Observed) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
         let mut config = crate::config::LakeConfig::load(&path).unwrap();
         let observed = converged(&model::desired(&config, &inputs()).unwrap());
-        // A mirror of the same release: the image changes, the rendered files do not.
         config.cluster.image = "registry.example/trinodb/trino:476".into();
-        let p = plan(&model::desired(&config, &inputs()).unwrap(), &observed);
-        let kinds: Vec<(&str, &str)> = p.actions.iter().map(|a| (a.kind(), a.target())).collect();
+        let mut d = model::desired(&config, &inputs()).unwrap();
+        d.retained_revisions = retained;
+        (d, observed)
+    }
+
+    fn kinds_and_targets(p: &Plan) -> Vec<(&str, &str)> {
+        p.actions.iter().map(|a| (a.kind(), a.target())).collect()
+    }
+
+    #[test]
+    fn changed_image_registers_a_revision_and_keeps_the_old_one_to_roll_back_to() {
+        let (d, observed) = with_new_image(3);
+        let p = plan(&d, &observed);
         assert_eq!(
-            kinds,
+            kinds_and_targets(&p),
             [
                 ("task-definition", "lake-local-coordinator"),
                 ("task-definition", "lake-local-worker"),
                 ("service", "lake-local-coordinator"),
                 ("service", "lake-local-worker"),
-                ("task-definition", "lake-local-coordinator:1"),
-                ("task-definition", "lake-local-worker:1"),
             ],
             "{p}"
         );
     }
 
     #[test]
-    fn a_service_left_on_an_old_revision_by_a_crash_retires_it_after_moving() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
-        let mut config = crate::config::LakeConfig::load(&path).unwrap();
-        let mut observed = converged(&model::desired(&config, &inputs()).unwrap());
-        // A mirror of the same release: the image changes, the rendered files do not.
-        config.cluster.image = "registry.example/trinodb/trino:476".into();
-        let d = model::desired(&config, &inputs()).unwrap();
+    fn a_revision_is_never_retired_while_a_service_runs_or_drains_it() {
+        // Keeping one revision: the one the services ran when planning still serves them until the rollout
+        // settled, so this plan keeps it...
+        let (d, mut observed) = with_new_image(1);
+        let p = plan(&d, &observed);
+        assert!(
+            p.actions
+                .iter()
+                .all(|a| !matches!(a, Action::DeregisterTaskDefinition { .. })),
+            "{p}"
+        );
+        // ...and the next one, planned while the worker rollout is still in flight, keeps the worker's too.
+        for (family, td) in observed.task_defs.iter_mut() {
+            td.arn = format!("{family}:2");
+            td.hash = Some(d.task_def_hash(family));
+            td.active = vec![format!("{family}:1"), format!("{family}:2")];
+        }
+        for s in observed.services.values_mut() {
+            s.task_definition = format!("{}:2", s.arn);
+            s.hash = Some(d.service_hash(d.services.iter().find(|x| x.name == s.arn).unwrap()));
+        }
+        observed
+            .services
+            .get_mut("lake-local-worker")
+            .unwrap()
+            .draining = vec!["lake-local-worker:1".into()];
+        let p = plan(&d, &observed);
+        assert_eq!(
+            kinds_and_targets(&p),
+            [("task-definition", "lake-local-coordinator:1")],
+            "{p}"
+        );
+        assert!(
+            p.to_string()
+                .contains("- task definition lake-local-coordinator:1 (older than the retained revisions, unused)"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn revisions_a_killed_run_left_beyond_the_retention_are_retired_by_the_next_plan() {
+        let d = desired_with(&inputs());
+        let mut observed = converged(&d);
+        // Five active revisions each, the newest tagged with today's hash and run by the service: the
+        // state after runs that registered and died before retiring anything.
+        for (family, td) in observed.task_defs.iter_mut() {
+            td.active = (1..=5).map(|r| format!("{family}:{r}")).collect();
+            td.arn = format!("{family}:5");
+        }
+        for s in observed.services.values_mut() {
+            s.task_definition = format!("{}:5", s.arn);
+        }
+        let p = plan(&d, &observed);
+        assert_eq!(
+            kinds_and_targets(&p),
+            [
+                ("task-definition", "lake-local-coordinator:1"),
+                ("task-definition", "lake-local-coordinator:2"),
+                ("task-definition", "lake-local-worker:1"),
+                ("task-definition", "lake-local-worker:2"),
+            ],
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_service_left_on_an_old_revision_by_a_crash_moves_and_keeps_it() {
+        let (d, mut observed) = with_new_image(3);
         // The new revisions were registered (latest = :2, tagged), the services still run :1.
         for (family, td) in observed.task_defs.iter_mut() {
             td.arn = format!("{family}:2");
             td.hash = Some(d.task_def_hash(family));
-        }
-        for s in observed.services.values_mut() {
-            s.task_definition = format!("{}:1", s.arn);
+            td.active.push(td.arn.clone());
         }
         let p = plan(&d, &observed);
-        let kinds: Vec<(&str, &str)> = p.actions.iter().map(|a| (a.kind(), a.target())).collect();
         assert_eq!(
-            kinds,
+            kinds_and_targets(&p),
             [
                 ("service", "lake-local-coordinator"),
                 ("service", "lake-local-worker"),
-                ("task-definition", "lake-local-coordinator:1"),
-                ("task-definition", "lake-local-worker:1"),
             ],
             "{p}"
+        );
+    }
+
+    #[test]
+    fn tiers_are_the_cheapest_that_holds_the_value_and_advanced_ones_come_back_down() {
+        assert_eq!(Tier::for_size(4096), Some(Tier::Standard));
+        assert_eq!(Tier::for_size(4097), Some(Tier::Advanced));
+        assert_eq!(Tier::for_size(8192), Some(Tier::Advanced));
+        assert_eq!(Tier::for_size(8193), None);
+
+        let mut big = inputs();
+        big.catalog_files.insert(
+            "lake".into(),
+            format!("connector.name=iceberg\n#{}\n", "x".repeat(5000)),
+        );
+        let d = desired_with(&big);
+        let name = "/trino/lake-local/rendered/catalog/lake.properties";
+        let p = plan(&d, &converged(&desired_with(&inputs())));
+        let put = p.actions.iter().find(|a| a.target() == name).unwrap();
+        assert!(
+            matches!(
+                put,
+                Action::PutParameter {
+                    tier: Tier::Advanced,
+                    ..
+                }
+            ),
+            "{p}"
+        );
+        assert!(
+            p.to_string()
+                .contains(&format!("~ parameter {name} (standard -> advanced tier)")),
+            "{p}"
+        );
+
+        // The file shrank back under 4 KB: the parameter, still Advanced, is re-created as Standard. With
+        // an unchanged value too: SSM charges for the advanced tier, and never downgrades by itself.
+        let small = desired_with(&inputs());
+        let mut observed = converged(&small);
+        observed.parameters.get_mut(name).unwrap().tier = Tier::Advanced;
+        let p = plan(&small, &observed);
+        assert_eq!(kinds_and_targets(&p), [("parameter", name)], "{p}");
+        assert!(
+            matches!(&p.actions[0], Action::PutParameter { tier: Tier::Standard, old: Some(o), .. } if o.tier == Tier::Advanced)
+        );
+        assert_eq!(
+            p.to_string().lines().next().unwrap(),
+            format!(
+                "~ parameter {name} (advanced -> standard tier: deleted and re-created, SSM cannot downgrade in place)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_value_no_tier_holds_is_refused_before_any_plan() {
+        let mut huge = inputs();
+        huge.catalog_files.insert(
+            "lake".into(),
+            format!("connector.name=iceberg\n#{}\n", "x".repeat(9000)),
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+        let config = crate::config::LakeConfig::load(&path).unwrap();
+        let err = model::desired(&config, &huge).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "parameter /trino/lake-local/rendered/catalog/lake.properties would be 9025 bytes, over the \
+             8192-byte limit of Parameter Store's advanced tier: move large values (keys, certificates) \
+             into secret references"
         );
     }
 

@@ -335,8 +335,9 @@ fn jvm_config(heap_mib: u32) -> String {
 /// the *value* ECS injects must already be percent-encoded: whoever writes the SecureString must store
 /// [`encode_jdbc_query_value`] of the password (see `EventLogConfig::password`).
 ///
-/// A coordinator that cannot reach its event-log database at start-up fails (ECS restarts it, the deployment
-/// circuit breaker rolls back a bad change) rather than run without recording queries. The event log is the
+/// A coordinator that cannot reach its event-log database at start-up fails (ECS restarts it; the deployment
+/// circuit breaker stops the rollout, but its rollback restores only the task definition, not the rendered
+/// files, which are overwritten in place) rather than run without recording queries. The event log is the
 /// access evidence the lifecycle classifier moves data to colder tiers on; a silent gap makes tables look
 /// unused. The listener only creates `trino_queries` at start-up, so after a failed first start that was
 /// ignored every event would be lost until the next restart. From 477 on this is said explicitly with

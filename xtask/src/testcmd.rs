@@ -16,8 +16,8 @@ use crate::harness::{Venv, ensure_jdk, find_jdk, show};
 /// Arguments of `test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Only run tests whose name contains this filter (passed to the test binaries).
-    pub filter: Option<String>,
+    /// Only run tests whose name contains one of these filters (passed to the test binaries).
+    pub filter: Vec<String>,
     /// Skip the unit tests (run only the integration tests).
     #[arg(long)]
     pub integration_only: bool,
@@ -30,7 +30,7 @@ pub struct TestArgs {
 /// Runs `test`.
 pub async fn run(args: TestArgs) -> anyhow::Result<()> {
     let root = crate::common::workspace_root()?;
-    let filter: Vec<String> = args.filter.into_iter().collect();
+    let filter = args.filter;
 
     if !args.integration_only {
         eprintln!("==> unit tests");

@@ -171,7 +171,10 @@ impl Params for SsmParams {
             req.r#type(ParameterType::String)
         };
         // Only ask for the advanced tier when the value needs it: omitting the tier keeps an existing
-        // parameter's tier (SSM cannot downgrade one in place) and uses the standard tier for new ones.
+        // parameter's tier and uses the standard tier for new ones. A catalog parameter that once needed
+        // Advanced stays Advanced on purpose: SSM downgrades only by deleting the parameter, which would lose
+        // the version history `catalog history` and rollback read. (The deploy's rendered files, which have
+        // no history to keep, are moved back down.)
         if advanced {
             req = req.tier(ParameterTier::Advanced);
         }
