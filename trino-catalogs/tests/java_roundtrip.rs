@@ -10,6 +10,8 @@ use trino_catalogs::properties::{read_properties, write_properties};
 use trino_catalogs::spec::{GenericCatalog, JdbcCatalog};
 use trino_catalogs::{CatalogSpec, SecretRef, render};
 
+mod strategies;
+
 /// Compiles PropsDump.java once into a temp dir and returns the class directory.
 fn compile(dir: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/PropsDump.java");
@@ -122,6 +124,37 @@ fn hostile_keys_and_values_round_trip_through_the_jdk() {
         from_java,
         "reader disagrees with the JDK"
     );
+}
+
+/// Pairs generated the way `properties_fuzz.rs` generates them (a fixed seed, so a failure reproduces), all
+/// in one file read by one JVM: every key carries its case number, so no case can hide another's pair.
+#[test]
+fn generated_keys_and_values_round_trip_through_the_jdk() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let dir = tempfile::tempdir().unwrap();
+    let classes = compile(dir.path());
+    let pairs = proptest::collection::btree_map(
+        strategies::hostile_text(),
+        strategies::hostile_text(),
+        0..6,
+    );
+    let mut runner = TestRunner::deterministic();
+    let mut want = BTreeMap::new();
+    for case in 0..500 {
+        for (k, v) in pairs.new_tree(&mut runner).unwrap().current() {
+            want.insert(format!("case{case}.{k}"), v);
+        }
+    }
+    assert!(want.len() > 1000, "{} pairs", want.len());
+    let text = write_properties(None, want.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    assert!(text.is_ascii());
+    let got = java_load(&classes, &text);
+    for (key, value) in &want {
+        assert_eq!(got.get(key), Some(value), "key {key:?}");
+    }
+    assert_eq!(got.len(), want.len());
 }
 
 #[test]
