@@ -70,7 +70,11 @@ fn offset() -> impl Strategy<Value = String> {
         0u32..=14,
         prop_oneof![Just(0u32), Just(30), Just(45)],
     )
-        .prop_map(|(neg, h, m)| format!("{}{h:02}:{m:02}", if neg { '-' } else { '+' }))
+        // Trino writes a zero offset as `+00:00`, never `-00:00`.
+        .prop_map(|(neg, h, m)| {
+            let sign = if neg && (h, m) != (0, 0) { '-' } else { '+' };
+            format!("{sign}{h:02}:{m:02}")
+        })
 }
 
 fn zone() -> impl Strategy<Value = String> {
