@@ -359,63 +359,117 @@ async fn first_deploy_creates_everything_and_redeploy_makes_no_mutating_call() {
     );
 }
 
-#[tokio::test]
-async fn changed_catalog_plans_exactly_one_parameter_and_two_rollouts() {
-    let sdk = lake_tests::aws_config().await;
-    let config = config();
-    let mut inputs = inputs(&config);
-    inputs.catalog_secrets.clear();
-    let aws = AwsCluster::new(&sdk);
-    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
-
-    inputs.catalog_files.insert(
-        "lake".into(),
-        "connector.name=iceberg\niceberg.catalog.type=glue\niceberg.file-format=ORC\n".into(),
-    );
-    let desired = model::desired(&config, &inputs).unwrap();
-    let plan = deploy::plan(&aws, &desired).await.unwrap();
-    let name = &config.cluster.name;
-    assert_eq!(
-        plan.to_string(),
-        format!(
-            "{}~ parameter /trino/{name}/rendered/catalog/lake.properties\n      + iceberg.file-format=ORC\n\
-             ~ service {name}-coordinator: rolling deployment (content {} -> {})\n\
-             ~ service {name}-worker: rolling deployment (content {} -> {})\n\
-             3 actions: 1 parameter, 2 service\n",
-            plan.skipped
-                .iter()
-                .map(|s| format!("! skipped: {s}\n"))
-                .collect::<String>(),
-            old_hash(&plan, 0),
-            model::Desired::service_hash(&desired, &desired.services[0]),
-            old_hash(&plan, 1),
-            model::Desired::service_hash(&desired, &desired.services[1]),
-        )
-    );
-    let applied = run_deploy(&aws, &desired).await;
-    assert_eq!(applied, plan);
-    let ecs = aws_sdk_ecs::Client::new(&sdk);
+/// The parameters a task-definition revision injects, by name.
+async fn parameters_read(ecs: &aws_sdk_ecs::Client, revision: &str) -> Vec<String> {
     let td = ecs
         .describe_task_definition()
-        .task_definition(format!("{name}-worker"))
+        .task_definition(revision)
         .send()
         .await
         .unwrap();
+    td.task_definition().unwrap().container_definitions()[0]
+        .secrets()
+        .iter()
+        .map(|s| trino_ecs_core::runner::ecs::parameter_name(s.value_from()).unwrap())
+        .collect()
+}
+
+async fn parameter_value(ssm: &aws_sdk_ssm::Client, name: &str) -> Option<String> {
+    ssm.get_parameter()
+        .name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.parameter()?.value().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_changed_catalog_is_a_new_revision_and_the_old_one_keeps_its_own_files() {
+    let sdk = lake_tests::aws_config().await;
+    let mut config = config();
+    config.cluster.retained_revisions = 2;
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let aws = AwsCluster::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let name = config.cluster.name.clone();
+    let worker = format!("{name}-worker");
+    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
+    let lake_file = |names: &[String]| {
+        names
+            .iter()
+            .find(|n| n.ends_with("/catalog/lake.properties"))
+            .unwrap()
+            .clone()
+    };
+    let first = parameters_read(&ecs, &format!("{worker}:1")).await;
+
+    let orc = "connector.name=iceberg\niceberg.catalog.type=glue\niceberg.file-format=ORC\n";
+    inputs.catalog_files.insert("lake".into(), orc.into());
+    let desired = model::desired(&config, &inputs).unwrap();
+    let plan = deploy::plan(&aws, &desired).await.unwrap();
+    let text = plan.to_string();
+    let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
     assert_eq!(
-        td.task_definition().unwrap().revision(),
-        1,
-        "a catalog change needs no new task definition revision"
+        kinds,
+        [
+            "parameter",
+            "task-definition",
+            "task-definition",
+            "service",
+            "service"
+        ],
+        "{text}"
     );
+    assert!(
+        text.contains(&format!(
+            "      (replaces {}, which stays for rollback)\n      + iceberg.file-format=ORC\n",
+            lake_file(&first)
+        )),
+        "{text}"
+    );
+    let applied = run_deploy(&aws, &desired).await;
+    assert_eq!(applied, plan);
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 
-    // Removing a catalog deletes its parameter (after the services rolled).
+    // Revision 2 reads the new file; revision 1 still reads the old one, unchanged: a rollback to it (or the
+    // circuit breaker's) starts tasks with the configuration they were deployed with.
+    let second = parameters_read(&ecs, &format!("{worker}:2")).await;
+    assert_ne!(lake_file(&first), lake_file(&second));
+    assert_eq!(
+        parameter_value(&ssm, &lake_file(&second)).await.as_deref(),
+        Some(orc)
+    );
+    assert_eq!(
+        parameter_value(&ssm, &lake_file(&first)).await.as_deref(),
+        Some("connector.name=iceberg\niceberg.catalog.type=glue\n")
+    );
+    for file in &first {
+        assert!(
+            parameter_value(&ssm, file).await.is_some(),
+            "{file} of revision 1 is gone"
+        );
+    }
+
+    // Removing a catalog: revision 3 without it; keeping two revisions retires revision 1, and the files
+    // only it read go with it. The sales file stays: revision 2 still reads it.
     inputs.catalog_files.remove("sales");
     let desired = model::desired(&config, &inputs).unwrap();
     let plan = run_deploy(&aws, &desired).await;
+    let sales = first
+        .iter()
+        .find(|n| n.ends_with("/catalog/sales.properties"))
+        .unwrap();
+    assert!(plan.actions.iter().all(|a| a.target() != sales), "{plan}");
     assert!(
-        matches!(plan.actions.last(), Some(Action::DeleteParameter { name: n, .. }) if n.ends_with("/catalog/sales.properties")),
+        plan.actions.iter().any(
+            |a| matches!(a, Action::DeleteParameter { name, .. } if *name == lake_file(&first))
+        ),
         "{plan}"
     );
+    assert_eq!(parameter_value(&ssm, &lake_file(&first)).await, None);
+    assert!(parameter_value(&ssm, sales).await.is_some());
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 }
 
@@ -574,65 +628,74 @@ async fn revisions_a_killed_deploy_left_registered_are_retired_by_the_next_one()
 }
 
 #[tokio::test]
-async fn a_rendered_file_over_4_kb_is_advanced_and_comes_back_to_standard_when_it_shrinks() {
+async fn parameters_take_the_cheapest_tier_and_an_advanced_one_comes_back_to_standard() {
     let sdk = lake_tests::aws_config().await;
     let config = config();
     let mut inputs = inputs(&config);
     inputs.catalog_secrets.clear();
     let aws = AwsCluster::new(&sdk);
     let ssm = aws_sdk_ssm::Client::new(&sdk);
-    let parameter = format!(
-        "/trino/{}/rendered/catalog/lake.properties",
-        config.cluster.name
-    );
-    let tier = || async {
-        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
-            .key("Name")
-            .values(&parameter)
-            .build()
-            .unwrap();
-        let out = ssm
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send()
-            .await
-            .unwrap();
-        out.parameters()[0].tier().unwrap().as_str().to_owned()
+    let tier = |parameter: String| {
+        let ssm = ssm.clone();
+        async move {
+            let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(&parameter)
+                .build()
+                .unwrap();
+            let out = ssm
+                .describe_parameters()
+                .parameter_filters(filter)
+                .send()
+                .await
+                .unwrap();
+            out.parameters()[0].tier().unwrap().as_str().to_owned()
+        }
+    };
+    let lake = |desired: &model::Desired| {
+        desired
+            .parameters
+            .keys()
+            .find(|n| n.ends_with("/catalog/lake.properties"))
+            .unwrap()
+            .clone()
     };
     let small = inputs.catalog_files["lake"].clone();
     inputs.catalog_files.insert(
         "lake".into(),
         format!("{small}# {}\n", "padding ".repeat(700)),
     );
-    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
-    assert_eq!(tier().await, "Advanced");
+    let big = model::desired(&config, &inputs).unwrap();
+    run_deploy(&aws, &big).await;
+    assert_eq!(tier(lake(&big)).await, "Advanced");
 
-    inputs.catalog_files.insert("lake".into(), small);
+    inputs.catalog_files.insert("lake".into(), small.clone());
     let desired = model::desired(&config, &inputs).unwrap();
+    run_deploy(&aws, &desired).await;
+    assert_eq!(tier(lake(&desired)).await, "Standard");
+
+    // A parameter of unchanged value left Advanced (as older deploys left grown-then-shrunk files): the
+    // plan moves it back down, deleting and re-creating it, and says so.
+    let parameter = lake(&desired);
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(&small)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .tier(aws_sdk_ssm::types::ParameterTier::Advanced)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
     let plan = run_deploy(&aws, &desired).await;
-    assert!(
-        plan.to_string().contains(&format!(
-            "~ parameter {parameter} (advanced -> standard tier: deleted and re-created"
-        )),
+    assert_eq!(
+        plan.to_string().lines().next().unwrap(),
+        format!(
+            "~ parameter {parameter} (advanced -> standard tier: deleted and re-created, SSM cannot downgrade in place)"
+        ),
         "{plan}"
     );
-    assert_eq!(tier().await, "Standard");
+    assert_eq!(tier(parameter).await, "Standard");
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
-}
-
-fn old_hash(plan: &trino_ecs_core::plan::Plan, service: usize) -> String {
-    let services: Vec<&Action> = plan
-        .actions
-        .iter()
-        .filter(|a| a.kind() == "service")
-        .collect();
-    match services[service] {
-        Action::PutService {
-            change: trino_ecs_core::plan::Change::Update(Some(old)),
-            ..
-        } => old.clone(),
-        other => panic!("not a service update: {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -34,6 +34,15 @@ pub struct AwsCluster {
     kms_key_id: Option<String>,
 }
 
+/// The SSM parameters a task definition's containers inject, by name.
+fn parameters_read(td: &ecs::types::TaskDefinition) -> Vec<String> {
+    td.container_definitions()
+        .iter()
+        .flat_map(|c| c.secrets())
+        .filter_map(|s| crate::runner::ecs::parameter_name(s.value_from()).ok())
+        .collect()
+}
+
 fn build_err(
     operation: &'static str,
 ) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> Error {
@@ -183,9 +192,33 @@ impl AwsCluster {
                         .map(str::to_owned);
                     let arn = td.task_definition_arn().unwrap_or_default().to_owned();
                     let active = self.active_revisions(family).await?;
-                    observed
-                        .task_defs
-                        .insert(family.clone(), ObservedTaskDef { arn, hash, active });
+                    let mut reads = BTreeMap::new();
+                    for revision in &active {
+                        let parameters = if *revision == arn {
+                            parameters_read(td)
+                        } else {
+                            let out = self
+                                .ecs
+                                .describe_task_definition()
+                                .task_definition(revision)
+                                .send()
+                                .await
+                                .map_err(|e| aws("ecs:DescribeTaskDefinition", e))?;
+                            out.task_definition()
+                                .map(parameters_read)
+                                .unwrap_or_default()
+                        };
+                        reads.insert(revision.clone(), parameters);
+                    }
+                    observed.task_defs.insert(
+                        family.clone(),
+                        ObservedTaskDef {
+                            arn,
+                            hash,
+                            active,
+                            reads,
+                        },
+                    );
                 }
                 // ECS answers ClientException for a family that was never registered.
                 Err(e) if ecs_code(&e) == Some("ClientException") => {}
@@ -338,6 +371,7 @@ impl AwsCluster {
                     value,
                     tier,
                     old,
+                    ..
                 } => self.put_parameter(name, value, *tier, old.as_ref()).await?,
                 Action::DeleteParameter { name, .. } => self.delete_parameter(name).await?,
                 Action::CreateNamespace { name } => {

@@ -490,7 +490,11 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     // Rendered catalog files, shared by both roles.
     let mut catalog_files = Vec::new();
     for (catalog, text) in &inputs.catalog_files {
-        let name = format!("{rendered}/catalog/{catalog}.properties");
+        let name = file_parameter(
+            &format!("{rendered}/catalog"),
+            &format!("{catalog}.properties"),
+            text,
+        );
         parameters.insert(
             name.clone(),
             ParamSpec {
@@ -521,7 +525,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     for role in [Role::Coordinator, Role::Worker] {
         let mut files = Vec::new();
         for (file, text) in render::render_node(config, role, version) {
-            let name = format!("{rendered}/{}/{file}", role.as_str());
+            let name = file_parameter(&format!("{rendered}/{}", role.as_str()), &file, &text);
             parameters.insert(
                 name.clone(),
                 ParamSpec {
@@ -757,6 +761,24 @@ fn entry_script(files: &[(String, String, String)]) -> String {
     script.push_str(&node_id_script());
     script.push_str(&format!("; exec {RUN_TRINO}"));
     script
+}
+
+/// The parameter of one rendered file: `<dir>/<digest>/<file>`, the digest of its content in the name, so a
+/// parameter never changes once written and each task-definition revision keeps the files it was registered
+/// with (ECS injects an SSM parameter's latest value and cannot pin a version; see containers-roadmap#636).
+/// A changed file is a new parameter, hence a new revision; the old one stays while a retained revision
+/// references it (see [`crate::plan`]).
+pub fn file_parameter(dir: &str, file: &str, text: &str) -> String {
+    format!("{dir}/{}/{file}", hex16(&Sha256::digest(text.as_bytes())))
+}
+
+/// The file a [`file_parameter`] name stands for, without its digest (`<dir>/<file>`), to pair a changed
+/// file with the one it replaces; `None` for other names.
+pub fn file_of_parameter(name: &str) -> Option<String> {
+    let (rest, file) = name.rsplit_once('/')?;
+    let (dir, digest) = rest.rsplit_once('/')?;
+    (digest.len() == 16 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("{dir}/{file}"))
 }
 
 /// A short stable content hash (hex SHA-256 prefix) of any serialisable value.
@@ -1055,7 +1077,7 @@ mod tests {
     }
 
     #[test]
-    fn catalog_change_changes_service_hashes_not_task_definitions() {
+    fn a_changed_file_is_a_new_parameter_and_a_new_task_definition_the_old_one_kept_apart() {
         let a = desired(&local(), &inputs()).unwrap();
         let mut changed = inputs();
         changed.catalog_files.insert(
@@ -1064,10 +1086,56 @@ mod tests {
         );
         let b = desired(&local(), &changed).unwrap();
         for family in a.task_defs.keys() {
-            assert_eq!(a.task_def_hash(family), b.task_def_hash(family));
+            assert_ne!(a.task_def_hash(family), b.task_def_hash(family));
         }
-        for (sa, sb) in a.services.iter().zip(&b.services) {
-            assert_ne!(a.service_hash(sa), b.service_hash(sb));
-        }
+        let files = |d: &Desired| -> Vec<String> {
+            d.parameters
+                .keys()
+                .filter(|n| n.ends_with("/lake.properties"))
+                .cloned()
+                .collect()
+        };
+        let (old, new) = (files(&a), files(&b));
+        assert_eq!((old.len(), new.len()), (1, 1));
+        assert_ne!(
+            old, new,
+            "a new name: the old revision keeps reading the old file"
+        );
+        assert_eq!(file_of_parameter(&old[0]), file_of_parameter(&new[0]));
+        assert_eq!(
+            file_of_parameter(&new[0]).as_deref(),
+            Some("/trino/lake-local/rendered/catalog/lake.properties")
+        );
+        // Every other file kept its name (same content, same digest).
+        let same: Vec<&String> = a
+            .parameters
+            .keys()
+            .filter(|n| b.parameters.contains_key(*n))
+            .collect();
+        assert_eq!(same.len(), a.parameters.len() - 1);
+    }
+
+    #[test]
+    fn file_parameters_are_named_by_their_content() {
+        let name = file_parameter("/p/rendered/coordinator", "config.properties", "a=1\n");
+        assert!(name.starts_with("/p/rendered/coordinator/"), "{name}");
+        assert!(name.ends_with("/config.properties"), "{name}");
+        assert_eq!(
+            name,
+            file_parameter("/p/rendered/coordinator", "config.properties", "a=1\n")
+        );
+        assert_ne!(
+            name,
+            file_parameter("/p/rendered/coordinator", "config.properties", "a=2\n")
+        );
+        assert_eq!(
+            file_of_parameter(&name).as_deref(),
+            Some("/p/rendered/coordinator/config.properties")
+        );
+        assert_eq!(
+            file_of_parameter("/p/rendered/coordinator/config.properties"),
+            None
+        );
+        assert_eq!(file_of_parameter("/p/secrets/shared-secret"), None);
     }
 }

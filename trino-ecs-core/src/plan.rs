@@ -42,6 +42,9 @@ pub struct ObservedTaskDef {
     /// Every ACTIVE revision ARN of the family, oldest first, `arn` included. A run that died between
     /// registering and retiring leaves more here than the retention keeps; the next plan retires them.
     pub active: Vec<String>,
+    /// The parameter names each active revision injects, by revision ARN: what a kept revision reads
+    /// stays.
+    pub reads: BTreeMap<String, Vec<String>>,
 }
 
 /// An ECS service as described.
@@ -108,6 +111,9 @@ pub enum Action {
         tier: Tier,
         /// The current value when it exists (`None`: create).
         old: Option<ObservedParam>,
+        /// For a new file parameter, the one of the same file the running revision reads (shown as a
+        /// diff); it stays while a kept revision reads it.
+        replaces: Option<Box<(String, ObservedParam)>>,
     },
     /// Delete a parameter nothing uses any more.
     DeleteParameter {
@@ -251,6 +257,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                 value: spec.value.clone(),
                 tier,
                 old: old.cloned(),
+                replaces: old
+                    .is_none()
+                    .then(|| replaced_file(observed, name))
+                    .flatten(),
             });
         }
     }
@@ -356,9 +366,23 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
 
     // Retired revisions and stale parameters go last: running tasks use them until the services rolled.
-    actions.extend(retired_revisions(desired, observed, &registering));
+    // A parameter stays while a kept revision reads it, so a rollback finds its revision's files.
+    let retired = retired_revisions(desired, observed, &registering);
+    let still_read: Vec<&str> = observed
+        .task_defs
+        .values()
+        .flat_map(|td| &td.reads)
+        .filter(|(arn, _)| {
+            !retired
+                .iter()
+                .any(|a| matches!(a, Action::DeregisterTaskDefinition { arn: r } if r == *arn))
+        })
+        .flat_map(|(_, names)| names.iter().map(String::as_str))
+        .collect();
+    actions.extend(retired);
     for (name, old) in &observed.parameters {
         if !desired.parameters.contains_key(name)
+            && !still_read.contains(&name.as_str())
             && desired
                 .managed_paths
                 .iter()
@@ -402,6 +426,34 @@ fn retired_revisions(desired: &Desired, observed: &Observed, registering: &[&str
         );
     }
     retired
+}
+
+/// The parameter holding the same file as the new `name` that a service's running revision reads (a file
+/// parameter of another digest, or the digest-less name older deploys wrote).
+fn replaced_file(observed: &Observed, name: &str) -> Option<Box<(String, ObservedParam)>> {
+    let file = crate::model::file_of_parameter(name)?;
+    let running: Vec<&String> = observed
+        .services
+        .values()
+        .map(|s| &s.task_definition)
+        .collect();
+    observed
+        .task_defs
+        .values()
+        .flat_map(|td| &td.reads)
+        .filter(|(arn, _)| running.contains(arn))
+        .flat_map(|(_, names)| names)
+        .find(|n| {
+            n.as_str() != name
+                && (crate::model::file_of_parameter(n).as_deref() == Some(file.as_str())
+                    || **n == file)
+        })
+        .and_then(|n| {
+            observed
+                .parameters
+                .get(n)
+                .map(|p| Box::new((n.clone(), p.clone())))
+        })
 }
 
 fn show_value(value: &ParamValue) -> String {
@@ -456,6 +508,22 @@ impl fmt::Display for Plan {
                     value,
                     tier,
                     old: None,
+                    replaces: Some(replaced),
+                } => {
+                    let (previous, old) = &**replaced;
+                    writeln!(f, "+ parameter {name}{}", tier_note(*tier, None))?;
+                    writeln!(f, "      (replaces {previous}, which stays for rollback)")?;
+                    match value {
+                        ParamValue::Text(text) if !old.secure => line_diff(f, &old.value, text)?,
+                        _ => writeln!(f, "      <secret redacted> changed")?,
+                    }
+                }
+                Action::PutParameter {
+                    name,
+                    value,
+                    tier,
+                    old: None,
+                    replaces: None,
                 } => {
                     writeln!(f, "+ parameter {name}{}", tier_note(*tier, None))?;
                     if let ParamValue::Text(text) = value {
@@ -471,6 +539,7 @@ impl fmt::Display for Plan {
                     value,
                     tier,
                     old: Some(old),
+                    ..
                 } => {
                     writeln!(f, "~ parameter {name}{}", tier_note(*tier, Some(old.tier)))?;
                     match value {
@@ -637,14 +706,21 @@ mod tests {
             cluster: Some(Some("arn:ns".into())),
             task_defs: d
                 .task_defs
-                .keys()
-                .map(|f| {
+                .iter()
+                .map(|(f, spec)| {
+                    let reads = spec
+                        .container
+                        .secrets
+                        .iter()
+                        .map(|s| crate::runner::ecs::parameter_name(&s.value_from).unwrap())
+                        .collect();
                     (
                         f.clone(),
                         ObservedTaskDef {
                             arn: format!("{f}:1"),
                             hash: Some(d.task_def_hash(f)),
                             active: vec![format!("{f}:1")],
+                            reads: [(format!("{f}:1"), reads)].into(),
                         },
                     )
                 })
@@ -748,7 +824,7 @@ mod tests {
     }
 
     #[test]
-    fn changed_catalog_updates_one_parameter_and_rolls_both_services() {
+    fn changed_catalog_writes_one_parameter_and_registers_and_rolls_both_services() {
         let before = desired_with(&inputs());
         let observed = converged(&before);
         let mut changed = inputs();
@@ -759,24 +835,76 @@ mod tests {
         let after = desired_with(&changed);
         let p = plan(&after, &observed);
         let kinds: Vec<&str> = p.actions.iter().map(Action::kind).collect();
-        assert_eq!(kinds, ["parameter", "service", "service"], "{p}");
+        assert_eq!(
+            kinds,
+            [
+                "parameter",
+                "task-definition",
+                "task-definition",
+                "service",
+                "service"
+            ],
+            "a new file parameter, so new revisions that read it; the old file and revision stay: {p}"
+        );
         insta::assert_snapshot!("changed_catalog_plan", p.to_string());
     }
 
     #[test]
-    fn removed_catalog_deletes_its_parameter_last() {
+    fn a_removed_catalog_file_stays_while_a_kept_revision_reads_it() {
         let mut two = inputs();
         two.catalog_files
             .insert("old".into(), "connector.name=memory\n".into());
-        let observed = converged(&desired_with(&two));
-        let p = plan(&desired_with(&inputs()), &observed);
-        let last = p.actions.last().unwrap();
+        let with_old = desired_with(&two);
+        let old_file = with_old
+            .parameters
+            .keys()
+            .find(|n| n.ends_with("/old.properties"))
+            .unwrap()
+            .clone();
+        let mut d = desired_with(&inputs());
+        let observed = converged(&with_old);
+        let p = plan(&d, &observed);
+        assert!(
+            p.actions.iter().all(|a| a.target() != old_file),
+            "revision 1 runs and reads it: {p}"
+        );
+
+        // Revision 2 (without it) runs; keeping one revision retires 1, and then nothing reads the file.
+        d.retained_revisions = 1;
+        let mut observed = converged(&d);
+        for (family, td) in observed.task_defs.iter_mut() {
+            let reads = td.reads.remove(&td.arn).unwrap();
+            td.arn = format!("{family}:2");
+            td.active = vec![format!("{family}:1"), td.arn.clone()];
+            td.reads = [
+                (
+                    format!("{family}:1"),
+                    [reads.clone(), vec![old_file.clone()]].concat(),
+                ),
+                (td.arn.clone(), reads),
+            ]
+            .into();
+        }
+        for s in observed.services.values_mut() {
+            s.task_definition = format!("{}:2", s.arn);
+        }
+        observed.parameters.insert(
+            old_file.clone(),
+            ObservedParam {
+                value: "connector.name=memory\n".into(),
+                secure: false,
+                tier: Tier::Standard,
+            },
+        );
+        let p = plan(&d, &observed);
         assert_eq!(
-            last,
-            &Action::DeleteParameter {
-                name: "/trino/lake-local/rendered/catalog/old.properties".into(),
-                secure: false
-            }
+            kinds_and_targets(&p),
+            [
+                ("task-definition", "lake-local-coordinator:1"),
+                ("task-definition", "lake-local-worker:1"),
+                ("parameter", old_file.as_str()),
+            ],
+            "{p}"
         );
     }
 
@@ -930,29 +1058,41 @@ mod tests {
             format!("connector.name=iceberg\n#{}\n", "x".repeat(5000)),
         );
         let d = desired_with(&big);
-        let name = "/trino/lake-local/rendered/catalog/lake.properties";
+        let file = "/trino/lake-local/rendered/catalog/lake.properties";
         let p = plan(&d, &converged(&desired_with(&inputs())));
-        let put = p.actions.iter().find(|a| a.target() == name).unwrap();
+        let put = p
+            .actions
+            .iter()
+            .find(|a| model::file_of_parameter(a.target()).as_deref() == Some(file))
+            .unwrap();
+        let Action::PutParameter {
+            name,
+            tier: Tier::Advanced,
+            replaces: Some(replaced),
+            ..
+        } = put
+        else {
+            panic!("{put:?}");
+        };
+        let text = p.to_string();
         assert!(
-            matches!(
-                put,
-                Action::PutParameter {
-                    tier: Tier::Advanced,
-                    ..
-                }
-            ),
-            "{p}"
-        );
-        assert!(
-            p.to_string()
-                .contains(&format!("~ parameter {name} (standard -> advanced tier)")),
-            "{p}"
+            text.contains(&format!(
+                "+ parameter {name} (advanced tier)\n      (replaces {}, which stays for rollback)\n",
+                replaced.0
+            )),
+            "{text}"
         );
 
         // The file shrank back under 4 KB: the parameter, still Advanced, is re-created as Standard. With
         // an unchanged value too: SSM charges for the advanced tier, and never downgrades by itself.
         let small = desired_with(&inputs());
         let mut observed = converged(&small);
+        let name = small
+            .parameters
+            .keys()
+            .find(|n| model::file_of_parameter(n).as_deref() == Some(file))
+            .unwrap()
+            .as_str();
         observed.parameters.get_mut(name).unwrap().tier = Tier::Advanced;
         let p = plan(&small, &observed);
         assert_eq!(kinds_and_targets(&p), [("parameter", name)], "{p}");
@@ -977,11 +1117,13 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
         let config = crate::config::LakeConfig::load(&path).unwrap();
         let err = model::desired(&config, &huge).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "parameter /trino/lake-local/rendered/catalog/lake.properties would be 9025 bytes, over the \
-             8192-byte limit of Parameter Store's advanced tier: move large values (keys, certificates) \
-             into secret references"
+        assert!(
+            err.starts_with("parameter /trino/lake-local/rendered/catalog/")
+                && err.ends_with(
+                    "/lake.properties would be 9025 bytes, over the 8192-byte limit of Parameter Store's \
+                     advanced tier: move large values (keys, certificates) into secret references"
+                ),
+            "{err}"
         );
     }
 

@@ -336,8 +336,8 @@ fn jvm_config(heap_mib: u32) -> String {
 /// [`encode_jdbc_query_value`] of the password (see `EventLogConfig::password`).
 ///
 /// A coordinator that cannot reach its event-log database at start-up fails (ECS restarts it; the deployment
-/// circuit breaker stops the rollout, but its rollback restores only the task definition, not the rendered
-/// files, which are overwritten in place) rather than run without recording queries. The event log is the
+/// circuit breaker stops the rollout and rolls back to the previous revision, which reads its own rendered
+/// files: they are named by their content, never overwritten) rather than run without recording queries. The event log is the
 /// access evidence the lifecycle classifier moves data to colder tiers on; a silent gap makes tables look
 /// unused. The listener only creates `trino_queries` at start-up, so after a failed first start that was
 /// ignored every event would be lost until the next restart. From 477 on this is said explicitly with
