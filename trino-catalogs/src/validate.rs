@@ -321,9 +321,20 @@ pub fn validate(name: &str, spec: &CatalogSpec) -> Vec<Issue> {
                 ("glue_endpoint", &i.glue_endpoint),
                 ("s3_endpoint", &i.s3_endpoint),
             ] {
-                if let Some(v) = v
-                    && !is_http_url(v)
-                {
+                let Some(v) = v else { continue };
+                let found = url_credentials(v);
+                if !found.is_empty() {
+                    bad(
+                        field,
+                        format!(
+                            "{:?} carries credentials ({}): the endpoint is stored in a plain String \
+                             parameter and rendered into the catalog file; AWS endpoints take no \
+                             credentials in the URL (the task role signs every call)",
+                            redact_url_credentials(v),
+                            found.join(", ")
+                        ),
+                    );
+                } else if !is_http_url(v) {
                     bad(field, format!("{v:?} is not an http(s) URL"));
                 }
             }
@@ -910,6 +921,47 @@ mod tests {
             ]
         );
         assert!(is_region("us-gov-west-1") && is_region("ap-southeast-3") && !is_region("useast1"));
+    }
+
+    /// An endpoint with `user:password@` is refused without echoing the password (issue 16, item 4).
+    #[test]
+    fn credentials_in_aws_endpoints_are_refused_without_echoing_them() {
+        let spec = |glue: &str, s3: &str| {
+            CatalogSpec::Iceberg(IcebergCatalog {
+                region: "eu-west-1".into(),
+                warehouse: "s3://lake/wh".into(),
+                glue_database: None,
+                glue_endpoint: Some(glue.into()),
+                catalog_id: None,
+                s3_endpoint: Some(s3.into()),
+                s3_path_style: true,
+                file_format: None,
+                properties: Default::default(),
+            })
+        };
+        let found = validate(
+            "lake",
+            &spec(
+                "https://admin:hunter2@glue.internal:4566",
+                "http://s3.internal:4566/?password=hunter2",
+            ),
+        );
+        let fields: Vec<&str> = found.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(fields, ["glue_endpoint", "s3_endpoint"], "{found:?}");
+        for issue in &found {
+            assert!(!issue.reason.contains("hunter2"), "{issue:?}");
+            assert!(issue.reason.contains("carries credentials"), "{issue:?}");
+        }
+        assert!(
+            found[0].reason.contains("https://***@glue.internal:4566"),
+            "{:?}",
+            found[0]
+        );
+        let clean = validate(
+            "lake",
+            &spec("http://127.0.0.1:4566", "http://127.0.0.1:4566"),
+        );
+        assert!(clean.is_empty(), "{clean:?}");
     }
 
     /// The S3 switch is typed under both of its names: a free-form copy would give a release a property it

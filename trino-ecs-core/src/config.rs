@@ -746,6 +746,18 @@ impl LakeConfig {
                 ),
             }
             for (key, value) in [("event_log.url", &log.url), ("event_log.user", &log.user)] {
+                if value.contains("${") {
+                    bad(
+                        key,
+                        format!(
+                            "{:?} contains \"${{\", which Trino resolves as a secret reference such as \
+                             ${{ENV:VAR}} in mysql-event-listener.properties (any variable of the container, \
+                             another catalog's password included); set the password with \
+                             `event_log.password = {{ env = \"VAR\" }}` instead",
+                            redact_url_credentials(value)
+                        ),
+                    );
+                }
                 if let Some(ch) = value.chars().find(|c| c.is_control() || c.is_whitespace()) {
                     bad(
                         key,

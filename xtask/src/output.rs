@@ -8,7 +8,8 @@
 //! Data never drives the terminal: in the aligned formats, and in CSV/TSV when stdout is a terminal, control
 //! characters (ESC of ANSI sequences included), line breaks and bidirectional overrides are shown as escapes
 //! such as `\n` or `\u{1b}`. CSV and TSV written to a file or pipe keep the values exactly (CSV quotes
-//! them; TSV escapes tab, line breaks and backslash as the trino CLI does).
+//! them; TSV escapes tab, line breaks and backslash as the trino CLI does). JSON Lines always write control
+//! characters and bidirectional overrides as `\uXXXX` escapes, which read back to the same value.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -87,7 +88,10 @@ impl Printer {
             }
             OutputFormat::Json => {
                 for row in rows {
-                    serde_json::to_writer(&mut *out, &row.json_object())?;
+                    serde::Serialize::serialize(
+                        &row.json_object(),
+                        &mut serde_json::Serializer::with_formatter(&mut *out, SafeJson),
+                    )?;
                     out.write_all(b"\n")?;
                 }
             }
@@ -335,6 +339,32 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
+/// serde_json's compact JSON, except that DEL, the C1 controls (U+009B is a one-character CSI) and the
+/// bidirectional overrides and isolates are written as `\uXXXX` escapes: the same JSON value, and nothing a
+/// terminal acts on (serde_json already escapes the C0 controls, ESC included).
+struct SafeJson;
+
+impl serde_json::ser::Formatter for SafeJson {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+            {
+                writer.write_all(fragment[start..i].as_bytes())?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(fragment[start..].as_bytes())
+    }
+}
+
 /// A TSV field as the trino CLI writes it: `\` as `\\`, tab as `\t`, line feed as `\n`, carriage return as
 /// `\r`.
 fn tsv_escape(text: &str) -> String {
@@ -404,6 +434,24 @@ mod tests {
             render(OutputFormat::Json),
             "{\"id\":1,\"name\":\"a,b\",\"p\":{\"x\":1,\"y\":\"q\"},\"d\":\"1.50\"}\n{\"id\":2,\"name\":null,\"p\":null,\"d\":null}\n"
         );
+    }
+
+    /// JSON lines carry no C1 control or bidi override raw (serde_json leaves them as they are), and read
+    /// back to the same value.
+    #[test]
+    fn json_lines_escape_what_a_terminal_would_act_on() {
+        let rows = decode("[[1,\"a\\u009b31mred\\u202eb\\u007f\\u001b[0m\",null,\"1.50\"]]");
+        let text = render_rows(OutputFormat::Json, false, &rows);
+        assert!(
+            !text.contains(['\u{9b}', '\u{202e}', '\u{7f}', '\u{1b}']),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\\u009b31mred\\u202eb\\u007f\\u001b[0m"),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(back["name"], "a\u{9b}31mred\u{202e}b\u{7f}\u{1b}[0m");
     }
 
     #[test]

@@ -322,6 +322,26 @@ fn credentials_in_the_event_log_url_are_rejected_and_redacted() {
 /// (Java keeps the last `mysql-event-listener.db.url`). `check` refuses it at the url's line; the renderer
 /// escapes it even for a config built in code, so the file keeps one url and one listener name.
 #[test]
+fn a_secret_reference_in_the_event_log_url_or_user_is_refused() {
+    let original = LOCAL
+        .lines()
+        .find(|l| l.starts_with("url = \"jdbc:mysql://127.0.0.1:3306/trino_events"))
+        .unwrap();
+    let text = LOCAL.replace(
+        original,
+        "url = \"jdbc:mysql://127.0.0.1:3306/trino_events?x=${ENV:TRINO_CATALOG_CRM_PASSWORD}\"",
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "event_log.url", "{}", found[0]);
+    assert!(
+        found[0].message.contains("secret reference"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
 fn a_line_break_in_the_event_log_url_is_refused_and_never_adds_a_property() {
     let original = LOCAL
         .lines()
