@@ -473,6 +473,148 @@ async fn a_changed_catalog_is_a_new_revision_and_the_old_one_keeps_its_own_files
     assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
 }
 
+/// The task-definition revision (`family:N`) `service` runs.
+async fn running_revision(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> String {
+    let out = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .unwrap();
+    let arn = out.services()[0].task_definition().unwrap();
+    arn.rsplit('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn rollback_returns_to_the_previous_deploy_with_its_own_files_and_a_deploy_moves_forward_again()
+ {
+    let sdk = lake_tests::aws_config().await;
+    let config = config();
+    let mut inputs = inputs(&config);
+    inputs.catalog_secrets.clear();
+    let aws = AwsCluster::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let name = config.cluster.name.clone();
+    let (coordinator, worker) = (format!("{name}-coordinator"), format!("{name}-worker"));
+    run_deploy(&aws, &model::desired(&config, &inputs).unwrap()).await;
+    let first = parameters_read(&ecs, &format!("{worker}:1")).await;
+    let orc = "connector.name=iceberg\niceberg.catalog.type=glue\niceberg.file-format=ORC\n";
+    inputs.catalog_files.insert("lake".into(), orc.into());
+    let desired = model::desired(&config, &inputs).unwrap();
+    run_deploy(&aws, &desired).await;
+
+    // status lists both deploys' revisions, which one runs, and the deploy ids tagged at registration.
+    let status = aws.status(&desired).await.unwrap();
+    let listed: Vec<(&str, bool)> = status
+        .revisions
+        .iter()
+        .map(|r| (r.revision.as_str(), r.running))
+        .collect();
+    let rev = |family: &str, n: u32| format!("{family}:{n}");
+    assert_eq!(
+        listed,
+        [
+            (rev(&coordinator, 2).as_str(), true),
+            (rev(&coordinator, 1).as_str(), false),
+            (rev(&worker, 2).as_str(), true),
+            (rev(&worker, 1).as_str(), false),
+        ],
+        "{status}"
+    );
+    let ids: Vec<&str> = status
+        .revisions
+        .iter()
+        .map(|r| r.deploy.as_deref().expect("tagged"))
+        .collect();
+    assert!(
+        ids[0] > ids[1] && ids[0] == ids[2] && ids[1] == ids[3],
+        "{ids:?}"
+    );
+    assert!(
+        status
+            .to_string()
+            .contains("retained revisions (newest 3 per family"),
+        "{status}"
+    );
+
+    // A target that is not retained is refused before anything changes.
+    let missing = trino_ecs_core::plan::RollbackTarget::parse(Some(&format!("{worker}:9")));
+    let err = deploy::plan_rollback(&aws, &desired, &missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a retained revision"), "{err}");
+
+    // Undo the last deploy: the plan shows the file going back, then both services run revision 1, which
+    // still reads the files it was registered with.
+    let mut shown = String::new();
+    let applied = deploy::rollback(
+        &aws,
+        &desired,
+        &trino_ecs_core::plan::RollbackTarget::Previous,
+        &DeployOptions::default(),
+        &mut |plan| {
+            shown = plan.to_string();
+            true
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(applied.actions.len(), 2, "{applied}");
+    assert!(
+        shown.contains(&format!(
+            "~ service {worker}: roll back {worker}:2 -> {worker}:1, deployed {}",
+            ids[1]
+        )) && shown.contains("      - iceberg.file-format=ORC\n"),
+        "{shown}"
+    );
+    assert_eq!(
+        running_revision(&ecs, &name, &worker).await,
+        rev(&worker, 1)
+    );
+    assert_eq!(
+        running_revision(&ecs, &name, &coordinator).await,
+        rev(&coordinator, 1)
+    );
+    let lake = file_in(&first, "/catalog/lake.properties");
+    assert_eq!(
+        parameter_value(&ssm, &lake).await.as_deref(),
+        Some("connector.name=iceberg\niceberg.catalog.type=glue\n")
+    );
+    // Rolled back already: the same rollback again has nothing earlier to go to.
+    let again = deploy::plan_rollback(
+        &aws,
+        &desired,
+        &trino_ecs_core::plan::RollbackTarget::Previous,
+    )
+    .await;
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("no earlier deploy")),
+        "{again:?}"
+    );
+
+    // The config still describes revision 2: a deploy says the services were rolled back and moves them.
+    let plan = deploy::plan(&aws, &desired).await.unwrap();
+    assert!(
+        plan.to_string().contains(&format!(
+            "~ service {worker}: runs {worker}:1, rolled back from the config's revision"
+        )),
+        "{plan}"
+    );
+    run_deploy(&aws, &desired).await;
+    assert_eq!(
+        running_revision(&ecs, &name, &worker).await,
+        rev(&worker, 2)
+    );
+    assert!(deploy::plan(&aws, &desired).await.unwrap().is_empty());
+}
+
 /// The ACTIVE revisions of `family`, as numbers.
 async fn active_revisions(ecs: &aws_sdk_ecs::Client, family: &str) -> Vec<u32> {
     let active = ecs
@@ -581,9 +723,15 @@ async fn revisions_a_killed_deploy_left_registered_are_retired_by_the_next_one()
         .actions
         .retain(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
     assert_eq!(partial.actions.len(), 2, "{partial}");
-    aws.apply(&changed, &partial, &observed, &mut |_| {})
-        .await
-        .unwrap();
+    aws.apply(
+        &changed,
+        &partial,
+        &observed,
+        "20261203T000000.000Z",
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let name = &config.cluster.name;
     let families = [format!("{name}-coordinator"), format!("{name}-worker")];
     for family in &families {
@@ -710,9 +858,15 @@ async fn deploy_killed_midway_converges_without_duplicates() {
         .unwrap()
         + 1;
     partial.actions.truncate(cut);
-    aws.apply(&desired, &partial, &observed, &mut |_| {})
-        .await
-        .unwrap();
+    aws.apply(
+        &desired,
+        &partial,
+        &observed,
+        "20261203T000000.000Z",
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
 
     let rest = deploy::plan(&aws, &desired).await.unwrap();
     assert!(
@@ -965,9 +1119,15 @@ async fn a_deploy_killed_after_any_step_converges_on_rerun() {
         let observed = aws.observe(&desired).await.unwrap();
         let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
         partial.actions.truncate(cut);
-        aws.apply(&desired, &partial, &observed, &mut |_| {})
-            .await
-            .unwrap();
+        aws.apply(
+            &desired,
+            &partial,
+            &observed,
+            "20261203T000000.000Z",
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
         let rest = run_deploy(&aws, &desired).await;
         assert!(
             rest.actions.len() < total,
@@ -1043,9 +1203,15 @@ async fn a_plan_changed_while_waiting_for_the_lock_is_confirmed_again() {
     let observed = aws.observe(&desired).await.unwrap();
     let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
     partial.actions.truncate(partial.actions.len() / 2);
-    aws.apply(&desired, &partial, &observed, &mut |_| {})
-        .await
-        .unwrap();
+    aws.apply(
+        &desired,
+        &partial,
+        &observed,
+        "20261203T000000.000Z",
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     aws.unlock(held).await.unwrap();
 
     let applied = waiting.await.unwrap().unwrap().expect("confirmed again");

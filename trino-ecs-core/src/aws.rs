@@ -17,7 +17,8 @@ use crate::calls::CallCounter;
 use crate::error::{Error, Result, aws};
 use crate::lease::{Holder, Lease, LeaseState};
 use crate::model::{
-    AlarmSpec, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec, Tier,
+    AlarmSpec, DEPLOY_TAG, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec,
+    Tier,
 };
 use crate::plan::{
     Action, Change, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
@@ -41,6 +42,14 @@ fn parameters_read(td: &ecs::types::TaskDefinition) -> Vec<String> {
         .flat_map(|c| c.secrets())
         .filter_map(|s| crate::runner::ecs::parameter_name(s.value_from()).ok())
         .collect()
+}
+
+/// The value of tag `key`.
+fn tag(tags: &[ecs::types::Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_owned)
 }
 
 fn build_err(
@@ -193,22 +202,30 @@ impl AwsCluster {
                     let arn = td.task_definition_arn().unwrap_or_default().to_owned();
                     let active = self.active_revisions(family).await?;
                     let mut reads = BTreeMap::new();
+                    let mut deploys = BTreeMap::new();
                     for revision in &active {
-                        let parameters = if *revision == arn {
-                            parameters_read(td)
+                        let (parameters, deploy) = if *revision == arn {
+                            (parameters_read(td), tag(out.tags(), DEPLOY_TAG))
                         } else {
                             let out = self
                                 .ecs
                                 .describe_task_definition()
                                 .task_definition(revision)
+                                .include(ecs::types::TaskDefinitionField::Tags)
                                 .send()
                                 .await
                                 .map_err(|e| aws("ecs:DescribeTaskDefinition", e))?;
-                            out.task_definition()
-                                .map(parameters_read)
-                                .unwrap_or_default()
+                            (
+                                out.task_definition()
+                                    .map(parameters_read)
+                                    .unwrap_or_default(),
+                                tag(out.tags(), DEPLOY_TAG),
+                            )
                         };
                         reads.insert(revision.clone(), parameters);
+                        if let Some(deploy) = deploy {
+                            deploys.insert(revision.clone(), deploy);
+                        }
                     }
                     observed.task_defs.insert(
                         family.clone(),
@@ -217,6 +234,7 @@ impl AwsCluster {
                             hash,
                             active,
                             reads,
+                            deploys,
                         },
                     );
                 }
@@ -354,6 +372,7 @@ impl AwsCluster {
         desired: &Desired,
         plan: &Plan,
         observed: &Observed,
+        deploy_id: &str,
         progress: &mut (dyn FnMut(&Action) + Send),
     ) -> Result<()> {
         let mut task_arns: BTreeMap<String, String> = observed
@@ -411,7 +430,7 @@ impl AwsCluster {
                     }
                 }
                 Action::RegisterTaskDefinition { spec, hash, .. } => {
-                    let arn = self.register_task_definition(spec, hash).await?;
+                    let arn = self.register_task_definition(spec, hash, deploy_id).await?;
                     task_arns.insert(spec.family.clone(), arn);
                 }
                 Action::DeregisterTaskDefinition { arn } => {
@@ -435,6 +454,18 @@ impl AwsCluster {
                     let existing = observed.services.get(&spec.name).map(|s| s.arn.clone());
                     self.put_service(&desired.cluster, spec, hash, &task_arn, change, existing)
                         .await?;
+                }
+                Action::RollBackService { service, to, .. } => {
+                    // Only the revision changes; the service's other settings are the ones that revision
+                    // ran with (a deploy sets them all again).
+                    self.ecs
+                        .update_service()
+                        .cluster(&desired.cluster)
+                        .service(service)
+                        .task_definition(to)
+                        .send()
+                        .await
+                        .map_err(|e| aws("ecs:UpdateService", e))?;
                 }
                 Action::PutScalableTarget {
                     resource_id,
@@ -630,7 +661,12 @@ impl AwsCluster {
             })
     }
 
-    async fn register_task_definition(&self, spec: &TaskDefSpec, hash: &str) -> Result<String> {
+    async fn register_task_definition(
+        &self,
+        spec: &TaskDefSpec,
+        hash: &str,
+        deploy_id: &str,
+    ) -> Result<String> {
         const OP: &str = "ecs:RegisterTaskDefinition";
         let c = &spec.container;
         let mut secrets = Vec::new();
@@ -701,6 +737,12 @@ impl AwsCluster {
             .set_task_role_arn(spec.task_role_arn.clone())
             .container_definitions(container)
             .tags(ecs::types::Tag::builder().key(HASH_TAG).value(hash).build())
+            .tags(
+                ecs::types::Tag::builder()
+                    .key(DEPLOY_TAG)
+                    .value(deploy_id)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws(OP, e))?;
@@ -767,7 +809,7 @@ impl AwsCluster {
         let connect = connect.build();
         let tag = ecs::types::Tag::builder().key(HASH_TAG).value(hash).build();
         match (change, existing) {
-            (Change::Update(_), Some(arn)) => {
+            (Change::Update(_) | Change::RolledBack { .. }, Some(arn)) => {
                 self.ecs
                     .update_service()
                     .cluster(cluster)
@@ -1132,6 +1174,8 @@ impl AwsCluster {
             .iter()
             .map(|p| p.policy_name().to_owned())
             .collect();
+        status.revisions = crate::plan::retained(&self.observe(desired).await?);
+        status.retained = desired.retained_revisions;
         Ok(status)
     }
 }
@@ -1173,6 +1217,10 @@ pub struct ClusterStatus {
     pub worker_bounds: Option<(i32, i32)>,
     /// Scaling policy names.
     pub policies: Vec<String>,
+    /// The retained task-definition revisions (rollback targets), newest first per family.
+    pub revisions: Vec<crate::plan::RetainedRevision>,
+    /// How many revisions per family are kept (`cluster.retained_revisions`).
+    pub retained: usize,
 }
 
 impl ClusterStatus {
@@ -1210,6 +1258,32 @@ impl std::fmt::Display for ClusterStatus {
                 self.policies.join(", ")
             )?,
             None => writeln!(f, "  worker autoscaling: not registered")?,
+        }
+        if !self.revisions.is_empty() {
+            writeln!(
+                f,
+                "  retained revisions (newest {} per family; rollback --to DEPLOY or family:N):",
+                self.retained
+            )?;
+            let width = self
+                .revisions
+                .iter()
+                .map(|r| r.revision.len())
+                .max()
+                .unwrap_or(0);
+            for r in &self.revisions {
+                let state = match (r.running, r.draining) {
+                    (true, _) => "  running",
+                    (false, true) => "  draining",
+                    _ => "",
+                };
+                writeln!(
+                    f,
+                    "    {:width$}  deploy {}{state}",
+                    r.revision,
+                    r.deploy.as_deref().unwrap_or("(untagged)")
+                )?;
+            }
         }
         Ok(())
     }

@@ -593,6 +593,17 @@ impl LakeConfig {
         if w.max == 0 {
             bad("cluster.workers.max", "must be at least 1".to_owned());
         }
+        if w.min == 0 {
+            bad(
+                "cluster.workers.min",
+                "0 workers can never scale up: the coordinator schedules no work \
+                 (node-scheduler.include-coordinator=false), so with no worker every query fails, no worker \
+                 CPU exists for target tracking to scale on and the queued-queries alarm sees nothing run; \
+                 keep at least 1 (for a cheap idle cluster, min = 1 with a small worker size, or stop the \
+                 whole cluster by scaling both services to 0 yourself)"
+                    .to_owned(),
+            );
+        }
         if w.max > MAX_TASKS_PER_SERVICE {
             bad(
                 "cluster.workers.max",

@@ -9,7 +9,7 @@ use crate::aws::AwsCluster;
 use crate::error::{Error, Result};
 use crate::lease::Holder;
 use crate::model::Desired;
-use crate::plan::{self, Action, Plan};
+use crate::plan::{self, Action, Observed, Plan, RollbackTarget};
 
 /// How a deploy runs.
 #[derive(Debug, Clone)]
@@ -75,7 +75,47 @@ pub async fn deploy_with_catalogs(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
-    let first = plan(aws, desired).await?;
+    let make = |observed: &Observed| Ok(plan::plan(desired, observed));
+    locked(aws, desired, options, &make, catalogs, confirm, progress).await
+}
+
+/// Observes and plans a rollback to `target` without changing anything.
+pub async fn plan_rollback(
+    aws: &AwsCluster,
+    desired: &Desired,
+    target: &RollbackTarget,
+) -> Result<Plan> {
+    let observed = aws.observe(desired).await?;
+    plan::rollback(desired, &observed, target)
+}
+
+/// Moves the services back to `target` (retained revisions, which read their own files) under the deploy
+/// lock, like [`deploy`]: the plan is confirmed first, and again if it changed while waiting for the lock.
+/// It works after a deploy died midway: the revisions that deploy registered are simply newer ones.
+pub async fn rollback(
+    aws: &AwsCluster,
+    desired: &Desired,
+    target: &RollbackTarget,
+    options: &DeployOptions,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    progress: &mut (dyn FnMut(&Action) + Send),
+) -> Result<Option<Plan>> {
+    let make = |observed: &Observed| plan::rollback(desired, observed, target);
+    locked(aws, desired, options, &make, None, confirm, progress).await
+}
+
+/// Plans with `make`, asks `confirm` (skipped when the plan is empty), takes the lock, plans again under it
+/// (confirming again a plan that changed), publishes `catalogs` and applies.
+async fn locked(
+    aws: &AwsCluster,
+    desired: &Desired,
+    options: &DeployOptions,
+    make: &(dyn Fn(&Observed) -> Result<Plan> + Sync),
+    catalogs: Option<&CatalogPublication<'_>>,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    progress: &mut (dyn FnMut(&Action) + Send),
+) -> Result<Option<Plan>> {
+    let first = make(&aws.observe(desired).await?)?;
     if first.is_empty() {
         return Ok(Some(first));
     }
@@ -104,7 +144,7 @@ pub async fn deploy_with_catalogs(
         // Re-planned under the lock: another deploy may have changed the cluster since `first` was confirmed.
         // A plan that differs from the confirmed one is confirmed again, never applied unseen.
         let observed = aws.observe(desired).await?;
-        let plan = plan::plan(desired, &observed);
+        let plan = make(&observed)?;
         if !plan.is_empty() && plan != first && !confirm(&plan) {
             return Ok(None);
         }
@@ -120,7 +160,9 @@ pub async fn deploy_with_catalogs(
                     })?;
             }
         }
-        aws.apply(desired, &plan, &observed, progress).await?;
+        let deploy_id = crate::model::deploy_id(chrono::Utc::now());
+        aws.apply(desired, &plan, &observed, &deploy_id, progress)
+            .await?;
         Ok(Some(plan))
     }
     .await;

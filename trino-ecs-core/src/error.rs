@@ -106,6 +106,12 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A rollback cannot move to what was asked (nothing is changed).
+    #[error("rollback: {reason}")]
+    Rollback {
+        /// Why, and what can be rolled back to instead.
+        reason: String,
+    },
     /// Waiting for something took longer than allowed.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {

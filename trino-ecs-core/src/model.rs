@@ -23,6 +23,14 @@ use crate::render::{
 
 /// The tag carrying a resource's content hash; a redeploy compares it instead of re-reading every field.
 pub const HASH_TAG: &str = "trino-lake:hash";
+/// The tag naming the deploy that registered a task-definition revision: the UTC time it started applying,
+/// `YYYYMMDDTHHMMSS.mmmZ`, so ids sort in time order. `rollback` and `status` group revisions by it.
+pub const DEPLOY_TAG: &str = "trino-lake:deploy";
+
+/// The deploy id of a deploy started at `at`, as [`DEPLOY_TAG`] holds it.
+pub fn deploy_id(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y%m%dT%H%M%S%.3fZ").to_string()
+}
 /// The CloudWatch namespace of the metrics the tool publishes.
 pub const METRIC_NAMESPACE: &str = "TrinoLake";
 /// The metric the step-scaling alarm watches: queued queries divided by active workers.

@@ -45,6 +45,9 @@ pub struct ObservedTaskDef {
     /// The parameter names each active revision injects, by revision ARN: what a kept revision reads
     /// stays.
     pub reads: BTreeMap<String, Vec<String>>,
+    /// The deploy that registered each active revision (its `lake:deploy` tag, a UTC time such as
+    /// `20261203T101500.250Z`), by revision ARN; revisions registered before the tag existed are absent.
+    pub deploys: BTreeMap<String, String>,
 }
 
 /// An ECS service as described.
@@ -94,6 +97,12 @@ pub enum Change {
     Create,
     /// Its content hash changed from this value (`None`: not registered by this tool).
     Update(Option<String>),
+    /// The service runs an older revision than its family's newest (a circuit-breaker rollback, or
+    /// `rollback`): deploying moves it to the newest one again.
+    RolledBack {
+        /// The revision it runs.
+        running: String,
+    },
 }
 
 /// One step of a plan.
@@ -158,6 +167,19 @@ pub enum Action {
         /// Why.
         change: Change,
     },
+    /// Move a service back to a retained revision of its family (`rollback`), which reads its own files.
+    RollBackService {
+        /// The service.
+        service: String,
+        /// The revision it runs.
+        from: String,
+        /// The revision it moves to.
+        to: String,
+        /// The deploy that registered `to`, when known.
+        deploy: Option<String>,
+        /// The files that differ between the two revisions.
+        files: Vec<FileChange>,
+    },
     /// Register the worker scalable target.
     PutScalableTarget {
         /// Resource id.
@@ -194,6 +216,7 @@ impl Action {
             Action::RegisterTaskDefinition { spec, .. } => &spec.family,
             Action::DeregisterTaskDefinition { arn } => arn,
             Action::PutService { spec, .. } => &spec.name,
+            Action::RollBackService { service, .. } => service,
             Action::PutScalableTarget { resource_id, .. } => resource_id,
             Action::PutScalingPolicy { spec, .. } => spec.name(),
             Action::PutAlarm { spec, .. } => &spec.name,
@@ -209,7 +232,7 @@ impl Action {
             Action::RegisterTaskDefinition { .. } | Action::DeregisterTaskDefinition { .. } => {
                 "task-definition"
             }
-            Action::PutService { .. } => "service",
+            Action::PutService { .. } | Action::RollBackService { .. } => "service",
             Action::PutScalableTarget { .. } => "scalable-target",
             Action::PutScalingPolicy { .. } => "scaling-policy",
             Action::PutAlarm { .. } => "alarm",
@@ -311,10 +334,23 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 
     for spec in &desired.services {
         let hash = desired.service_hash(spec);
+        let newest = observed
+            .task_defs
+            .get(&spec.task_family)
+            .map(|td| td.arn.as_str());
         let change = match observed.services.get(&spec.name) {
             None => Some(Change::Create),
             Some(o) if o.hash.as_deref() != Some(hash.as_str()) => {
                 Some(Change::Update(o.hash.clone()))
+            }
+            // Same content, but an older revision runs (rolled back): the config's revision is the newest.
+            Some(o)
+                if !registering.contains(&spec.task_family.as_str())
+                    && newest.is_some_and(|n| n != o.task_definition) =>
+            {
+                Some(Change::RolledBack {
+                    running: o.task_definition.clone(),
+                })
             }
             Some(_) => None,
         };
@@ -426,6 +462,272 @@ fn retired_revisions(desired: &Desired, observed: &Observed, registering: &[&str
         );
     }
     retired
+}
+
+/// What `rollback` moves the services to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackTarget {
+    /// Undo the newest deploy the services run: every family goes back to the revision it had in the deploy
+    /// before it (a family that deploy did not change stays).
+    Previous,
+    /// The state after the deploy with this id (`status` lists them): each family's newest retained
+    /// revision registered by that deploy or an earlier one.
+    Deploy(String),
+    /// Named revisions, `family:N` (families not named stay).
+    Revisions(Vec<String>),
+}
+
+impl RollbackTarget {
+    /// `--to` as given: `family:N` names (comma-separated) or a deploy id; nothing is [`Self::Previous`].
+    pub fn parse(to: Option<&str>) -> Self {
+        match to {
+            None => Self::Previous,
+            Some(text) if text.contains(':') => Self::Revisions(
+                text.split(',')
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+            ),
+            Some(id) => Self::Deploy(id.trim().to_owned()),
+        }
+    }
+}
+
+/// A file that differs between two revisions: its parameter in each (`None`: that revision has no such file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileChange {
+    /// The file, e.g. `catalog/lake.properties`.
+    pub file: String,
+    /// Its parameter in the revision the service runs.
+    pub from: Option<ObservedParam>,
+    /// Its parameter in the revision it moves to.
+    pub to: Option<ObservedParam>,
+}
+
+/// `family:N` of a task-definition ARN (or of a name already in that form).
+pub fn revision_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A retained (ACTIVE) task-definition revision, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedRevision {
+    /// `family:N`.
+    pub revision: String,
+    /// The deploy that registered it, when tagged.
+    pub deploy: Option<String>,
+    /// Whether a service runs it (its primary deployment).
+    pub running: bool,
+    /// Whether an older deployment of a service still has tasks of it (a rollout in flight).
+    pub draining: bool,
+}
+
+/// Every retained revision of every family, newest first within a family.
+pub fn retained(observed: &Observed) -> Vec<RetainedRevision> {
+    let mut out = Vec::new();
+    for td in observed.task_defs.values() {
+        for arn in td.active.iter().rev() {
+            out.push(RetainedRevision {
+                revision: revision_name(arn).to_owned(),
+                deploy: td.deploys.get(arn).cloned(),
+                running: observed
+                    .services
+                    .values()
+                    .any(|s| &s.task_definition == arn),
+                draining: observed.services.values().any(|s| s.draining.contains(arn)),
+            });
+        }
+    }
+    out
+}
+
+/// The plan that moves the services to `target`: one [`Action::RollBackService`] per service that moves
+/// (empty: they run it already). Only retained (ACTIVE) revisions are targets: their files are still there.
+pub fn rollback(
+    desired: &Desired,
+    observed: &Observed,
+    target: &RollbackTarget,
+) -> crate::error::Result<Plan> {
+    let refuse = |reason: String| crate::error::Error::Rollback { reason };
+    let deploy_of = |td: &ObservedTaskDef, arn: &str| td.deploys.get(arn).cloned();
+    // Every deploy id of a retained revision, and the newest one a service runs.
+    let mut known: Vec<String> = observed
+        .task_defs
+        .values()
+        .flat_map(|td| td.deploys.values().cloned())
+        .collect();
+    known.sort();
+    known.dedup();
+    let goal = match target {
+        RollbackTarget::Previous => {
+            let running = desired
+                .services
+                .iter()
+                .filter_map(|s| {
+                    let td = observed.task_defs.get(&s.task_family)?;
+                    let svc = observed.services.get(&s.name)?;
+                    Some(deploy_of(td, &svc.task_definition))
+                })
+                .collect::<Vec<_>>();
+            if running.is_empty() {
+                return Err(refuse("no service of this cluster is deployed".into()));
+            }
+            let Some(newest) = running.iter().flatten().max() else {
+                return Err(refuse(
+                    "the running revisions were registered before deploys were tagged; name the revisions \
+                     with --to family:N (cargo xtask status lists them)"
+                        .into(),
+                ));
+            };
+            match known.iter().rev().find(|d| *d < newest) {
+                Some(previous) => Some(previous.clone()),
+                None => {
+                    return Err(refuse(format!(
+                        "the services run deploy {newest} and no earlier deploy is retained \
+                         (cluster.retained_revisions keeps the newest revisions of each family)"
+                    )));
+                }
+            }
+        }
+        RollbackTarget::Deploy(id) => {
+            if !known.contains(id) {
+                return Err(refuse(format!(
+                    "no retained revision was registered by deploy {id:?}; retained deploys: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            Some(id.clone())
+        }
+        RollbackTarget::Revisions(names) => {
+            if names.is_empty() {
+                return Err(refuse("--to names no revision".into()));
+            }
+            for name in names {
+                let family = name.rsplit_once(':').map(|(f, _)| f).unwrap_or_default();
+                let Some(td) = observed.task_defs.get(family) else {
+                    return Err(refuse(format!(
+                        "{name:?}: no family {family:?} in this cluster (families: {})",
+                        desired
+                            .task_defs
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                };
+                if !td.active.iter().any(|a| revision_name(a) == name) {
+                    return Err(refuse(format!(
+                        "{name} is not a retained revision, so its files may be gone; retained: {}",
+                        td.active
+                            .iter()
+                            .map(|a| revision_name(a))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            None
+        }
+    };
+    let mut actions = Vec::new();
+    for spec in &desired.services {
+        let (Some(td), Some(svc)) = (
+            observed.task_defs.get(&spec.task_family),
+            observed.services.get(&spec.name),
+        ) else {
+            return Err(refuse(format!("service {} is not deployed", spec.name)));
+        };
+        let to = match (target, &goal) {
+            (RollbackTarget::Revisions(names), _) => match td
+                .active
+                .iter()
+                .find(|a| names.iter().any(|n| revision_name(a) == n))
+            {
+                Some(arn) => arn.clone(),
+                None => continue,
+            },
+            (_, Some(goal)) => {
+                // The family's newest revision at that deploy: registered by it or before it.
+                match td
+                    .active
+                    .iter()
+                    .rev()
+                    .find(|a| deploy_of(td, a).is_some_and(|d| &d <= goal))
+                {
+                    Some(arn) => arn.clone(),
+                    None => {
+                        return Err(refuse(format!(
+                            "{} has no retained revision from deploy {goal} or earlier; retained: {}",
+                            spec.task_family,
+                            td.active
+                                .iter()
+                                .map(|a| revision_name(a))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
+                }
+            }
+            (_, None) => continue,
+        };
+        if to == svc.task_definition {
+            continue;
+        }
+        actions.push(Action::RollBackService {
+            service: spec.name.clone(),
+            from: svc.task_definition.clone(),
+            deploy: deploy_of(td, &to),
+            files: file_changes(observed, td, &svc.task_definition, &to),
+            to,
+        });
+    }
+    Ok(Plan {
+        actions,
+        skipped: Vec::new(),
+    })
+}
+
+/// The files whose parameters differ between revisions `from` and `to` of `td`, by file name.
+fn file_changes(
+    observed: &Observed,
+    td: &ObservedTaskDef,
+    from: &str,
+    to: &str,
+) -> Vec<FileChange> {
+    let files = |arn: &str| -> BTreeMap<String, String> {
+        td.reads
+            .get(arn)
+            .into_iter()
+            .flatten()
+            .map(|name| {
+                let file = crate::model::file_of_parameter(name).unwrap_or_else(|| name.clone());
+                (file, name.clone())
+            })
+            .collect()
+    };
+    let (a, b) = (files(from), files(to));
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|file| a.get(*file) != b.get(*file))
+        .map(|file| FileChange {
+            file: file.clone(),
+            from: a
+                .get(file)
+                .and_then(|n| observed.parameters.get(n))
+                .cloned(),
+            to: b
+                .get(file)
+                .and_then(|n| observed.parameters.get(n))
+                .cloned(),
+        })
+        .collect()
 }
 
 /// The parameter holding the same file as the new `name` that a service's running revision reads (a file
@@ -609,6 +911,47 @@ impl fmt::Display for Plan {
                     spec.name,
                     old.as_deref().unwrap_or("untagged")
                 )?,
+                Action::PutService {
+                    spec,
+                    change: Change::RolledBack { running },
+                    ..
+                } => writeln!(
+                    f,
+                    "~ service {}: runs {}, rolled back from the config's revision; rolling deployment to the \
+                     newest {} revision",
+                    spec.name,
+                    revision_name(running),
+                    spec.task_family
+                )?,
+                Action::RollBackService {
+                    service,
+                    from,
+                    to,
+                    deploy,
+                    files,
+                } => {
+                    writeln!(
+                        f,
+                        "~ service {service}: roll back {} -> {}{} (its own files; rolling deployment)",
+                        revision_name(from),
+                        revision_name(to),
+                        deploy
+                            .as_deref()
+                            .map(|d| format!(", deployed {d}"))
+                            .unwrap_or_default()
+                    )?;
+                    for change in files {
+                        writeln!(f, "      file {}:", change.file)?;
+                        match (&change.from, &change.to) {
+                            (Some(a), Some(b)) if !a.secure && !b.secure => {
+                                line_diff(f, &a.value, &b.value)?
+                            }
+                            (None, Some(_)) => writeln!(f, "      + (only in the older revision)")?,
+                            (Some(_), None) => writeln!(f, "      - (not in the older revision)")?,
+                            _ => writeln!(f, "      <secret redacted> changed")?,
+                        }
+                    }
+                }
                 Action::PutScalableTarget {
                     resource_id,
                     bounds,
@@ -721,6 +1064,7 @@ mod tests {
                             hash: Some(d.task_def_hash(f)),
                             active: vec![format!("{f}:1")],
                             reads: [(format!("{f}:1"), reads)].into(),
+                            deploys: [(format!("{f}:1"), "20261201T000000Z".to_owned())].into(),
                         },
                     )
                 })
@@ -1042,6 +1386,217 @@ mod tests {
                 ("service", "lake-local-worker"),
             ],
             "{p}"
+        );
+    }
+
+    /// Two deploys of the local example: `A` with the catalog file as `inputs()` gives it, `B` with a changed
+    /// one. Each family has revision :1 (deploy A) and :2 (deploy B), each reading its own file parameter;
+    /// the services run :2. Returns the config's desired state (B's) and what AWS shows.
+    fn two_deploys() -> (Desired, Observed) {
+        let old = desired_with(&inputs());
+        let mut changed = inputs();
+        changed.catalog_files.insert(
+            "lake".into(),
+            "connector.name=iceberg\niceberg.file-format=ORC\n".into(),
+        );
+        let new = desired_with(&changed);
+        let (was, mut observed) = (converged(&old), converged(&new));
+        for (family, td) in observed.task_defs.iter_mut() {
+            let (one, two) = (format!("{family}:1"), format!("{family}:2"));
+            td.reads = [
+                (one.clone(), was.task_defs[family].reads[&one].clone()),
+                (two.clone(), td.reads[&one].clone()),
+            ]
+            .into();
+            td.deploys = [
+                (one.clone(), "20261201T000000Z".to_owned()),
+                (two.clone(), "20261202T000000Z".to_owned()),
+            ]
+            .into();
+            td.active = vec![one, two.clone()];
+            td.arn = two;
+        }
+        for svc in observed.services.values_mut() {
+            svc.task_definition = svc.task_definition.replace(":1", ":2");
+        }
+        observed.parameters.extend(was.parameters);
+        assert!(
+            plan(&new, &observed).is_empty(),
+            "{}",
+            plan(&new, &observed)
+        );
+        (new, observed)
+    }
+
+    fn moves(p: &Plan) -> Vec<(&str, &str, &str)> {
+        p.actions
+            .iter()
+            .map(|a| match a {
+                Action::RollBackService {
+                    service, from, to, ..
+                } => (service.as_str(), from.as_str(), to.as_str()),
+                other => panic!("a rollback plans only service moves: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rollback_undoes_the_newest_deploy_with_the_files_of_the_revision_it_returns_to() {
+        let (d, observed) = two_deploys();
+        let p = rollback(&d, &observed, &RollbackTarget::Previous).unwrap();
+        assert_eq!(
+            moves(&p),
+            [
+                (
+                    "lake-local-coordinator",
+                    "lake-local-coordinator:2",
+                    "lake-local-coordinator:1"
+                ),
+                (
+                    "lake-local-worker",
+                    "lake-local-worker:2",
+                    "lake-local-worker:1"
+                ),
+            ]
+        );
+        let text = p.to_string();
+        assert!(
+            text.contains(
+                "~ service lake-local-coordinator: roll back lake-local-coordinator:2 -> lake-local-coordinator:1, \
+                 deployed 20261201T000000Z (its own files; rolling deployment)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("catalog/lake.properties:\n      - iceberg.file-format=ORC\n"),
+            "{text}"
+        );
+        // The same by deploy id and by revision name; the deploy B itself is where they run already.
+        let by_id = rollback(
+            &d,
+            &observed,
+            &RollbackTarget::parse(Some("20261201T000000Z")),
+        )
+        .unwrap();
+        assert_eq!(by_id, p);
+        let one = rollback(
+            &d,
+            &observed,
+            &RollbackTarget::parse(Some("lake-local-worker:1")),
+        )
+        .unwrap();
+        assert_eq!(
+            moves(&one),
+            [(
+                "lake-local-worker",
+                "lake-local-worker:2",
+                "lake-local-worker:1"
+            )]
+        );
+        let current = rollback(
+            &d,
+            &observed,
+            &RollbackTarget::parse(Some("20261202T000000Z")),
+        )
+        .unwrap();
+        assert!(current.is_empty(), "{current}");
+    }
+
+    #[test]
+    fn rollback_refuses_what_is_not_retained_and_says_what_is() {
+        let (d, observed) = two_deploys();
+        let err = rollback(
+            &d,
+            &observed,
+            &RollbackTarget::parse(Some("lake-local-worker:7")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("lake-local-worker:7 is not a retained revision")
+                && err.contains("retained: lake-local-worker:1, lake-local-worker:2"),
+            "{err}"
+        );
+        let err = rollback(
+            &d,
+            &observed,
+            &RollbackTarget::parse(Some("20250101T000000Z")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("retained deploys: 20261201T000000Z, 20261202T000000Z"),
+            "{err}"
+        );
+        let err = rollback(&d, &observed, &RollbackTarget::parse(Some("other:1")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no family \"other\""), "{err}");
+        // Back at the oldest retained deploy, there is nothing earlier to undo.
+        let mut at_first = observed.clone();
+        for svc in at_first.services.values_mut() {
+            svc.task_definition = svc.task_definition.replace(":2", ":1");
+        }
+        let err = rollback(&d, &at_first, &RollbackTarget::Previous)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no earlier deploy is retained"), "{err}");
+    }
+
+    /// A deploy that died after moving the coordinator but before the worker: rollback returns the
+    /// coordinator to the deploy before, and leaves the worker, which never left it.
+    #[test]
+    fn rollback_after_a_deploy_that_died_midway_restores_the_state_before_it() {
+        let (d, mut observed) = two_deploys();
+        let worker = observed.services.get_mut("lake-local-worker").unwrap();
+        worker.task_definition = "lake-local-worker:1".into();
+        let p = rollback(&d, &observed, &RollbackTarget::Previous).unwrap();
+        assert_eq!(
+            moves(&p),
+            [(
+                "lake-local-coordinator",
+                "lake-local-coordinator:2",
+                "lake-local-coordinator:1"
+            )]
+        );
+    }
+
+    /// After a rollback (or the circuit breaker's), the services run an older revision with the config's
+    /// content hash; a deploy sees it and moves them to the newest revision again, saying why.
+    #[test]
+    fn a_rolled_back_service_is_moved_forward_by_the_next_deploy() {
+        let (d, mut observed) = two_deploys();
+        for svc in observed.services.values_mut() {
+            svc.task_definition = svc.task_definition.replace(":2", ":1");
+        }
+        let p = plan(&d, &observed);
+        assert_eq!(
+            kinds_and_targets(&p),
+            [
+                ("service", "lake-local-coordinator"),
+                ("service", "lake-local-worker")
+            ],
+            "{p}"
+        );
+        assert!(
+            p.to_string().contains(
+                "~ service lake-local-worker: runs lake-local-worker:1, rolled back from the config's revision; \
+                 rolling deployment to the newest lake-local-worker revision"
+            ),
+            "{p}"
+        );
+        let listed = retained(&observed);
+        let worker: Vec<(&str, Option<&str>, bool)> = listed
+            .iter()
+            .filter(|r| r.revision.starts_with("lake-local-worker"))
+            .map(|r| (r.revision.as_str(), r.deploy.as_deref(), r.running))
+            .collect();
+        assert_eq!(
+            worker,
+            [
+                ("lake-local-worker:2", Some("20261202T000000Z"), false),
+                ("lake-local-worker:1", Some("20261201T000000Z"), true),
+            ]
         );
     }
 

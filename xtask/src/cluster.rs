@@ -1,4 +1,4 @@
-//! `cargo xtask plan|deploy|status|scale`: the Trino cluster on ECS.
+//! `cargo xtask plan|deploy|rollback|status|scale`: the Trino cluster on ECS.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, Write as _};
@@ -35,6 +35,27 @@ pub struct DeployArgs {
     pub lock_wait: u64,
     /// First remove the deploy lock whoever holds it (a deploy that died on another machine, or hung): shows
     /// the holder and asks, unless `--yes`. A holder that died on this machine is detected without it.
+    #[arg(long)]
+    pub force_unlock: bool,
+}
+
+/// Arguments of `rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Where to: a deploy id (`status` lists them, e.g. 20261203T101500.250Z) or revisions `family:N[,family:N]`.
+    /// Without it, the newest deploy the services run is undone.
+    #[arg(long, value_name = "DEPLOY|REVISION")]
+    pub to: Option<String>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Wait up to this many seconds for the services to become stable (0: do not wait).
+    #[arg(long, default_value_t = 0)]
+    pub wait: u64,
+    /// Wait up to this many seconds for another deploy's lock before failing.
+    #[arg(long, default_value_t = 0)]
+    pub lock_wait: u64,
+    /// First remove the deploy lock whoever holds it (as `deploy --force-unlock`).
     #[arg(long)]
     pub force_unlock: bool,
 }
@@ -218,6 +239,36 @@ fn confirm_on_stdin(plan: &trino_ecs_core::plan::Plan) -> bool {
     ask(&format!("{plan}apply these changes?"))
 }
 
+/// The confirmation a deploy or rollback passes to the library, which asks for the first plan and again,
+/// under the lock, for a plan that changed meanwhile: `--yes` prints the plan and goes on.
+fn confirmation(yes: bool) -> impl FnMut(&trino_ecs_core::plan::Plan) -> bool + Send {
+    move |plan| {
+        if yes {
+            out!("{plan}");
+            true
+        } else {
+            confirm_on_stdin(plan)
+        }
+    }
+}
+
+/// A progress line per applied action.
+fn progress_lines() -> impl FnMut(&Action) + Send {
+    let mut step = 0;
+    move |action| {
+        step += 1;
+        outln!("  [{step}] {} {}", action.kind(), action.target());
+    }
+}
+
+fn deploy_options(lock_wait: u64) -> DeployOptions {
+    DeployOptions {
+        holder: this_holder(),
+        lock_wait: Duration::from_secs(lock_wait),
+        ..Default::default()
+    }
+}
+
 async fn deploy_config(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
@@ -232,34 +283,24 @@ async fn deploy_config(
         store: &store,
         catalogs: catalogs_to_publish(config)?,
     };
-    let options = DeployOptions {
-        holder: this_holder(),
-        lock_wait: Duration::from_secs(lock_wait),
-        ..Default::default()
-    };
-    // The library asks for the first plan and again, under the lock, for a plan that changed meanwhile.
-    let mut confirm = |plan: &trino_ecs_core::plan::Plan| {
-        if yes {
-            out!("{plan}");
-            true
-        } else {
-            confirm_on_stdin(plan)
-        }
-    };
     let started = Instant::now();
-    let mut step = 0;
     let applied = deploy::deploy_with_catalogs(
         &aws,
         &desired,
-        &options,
+        &deploy_options(lock_wait),
         Some(&publication),
-        &mut confirm,
-        &mut |action: &Action| {
-            step += 1;
-            outln!("  [{step}] {} {}", action.kind(), action.target());
-        },
+        &mut confirmation(yes),
+        &mut progress_lines(),
     )
     .await?;
+    report_applied(applied, started)
+}
+
+/// Prints what a deploy or rollback applied; false when the plan was declined.
+fn report_applied(
+    applied: Option<trino_ecs_core::plan::Plan>,
+    started: Instant,
+) -> anyhow::Result<bool> {
     match applied {
         Some(plan) if plan.is_empty() => out!("{plan}"),
         Some(plan) => outln!(
@@ -345,6 +386,42 @@ pub async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
             args.wait,
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Runs `rollback`.
+pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()> {
+    let config = global.load()?;
+    let sdk = sdk_config(&config).await?;
+    let desired = desired(&config, &sdk).await?;
+    let aws = adapter(&config, &sdk);
+    if args.force_unlock {
+        force_unlock(&aws, &desired, args.yes).await?;
+    }
+    let target = trino_ecs_core::plan::RollbackTarget::parse(args.to.as_deref());
+    let started = Instant::now();
+    let applied = deploy::rollback(
+        &aws,
+        &desired,
+        &target,
+        &deploy_options(args.lock_wait),
+        &mut confirmation(args.yes),
+        &mut progress_lines(),
+    )
+    .await?;
+    if applied.as_ref().is_some_and(|p| p.is_empty()) {
+        outln!("nothing to roll back: the services run those revisions already");
+        return Ok(());
+    }
+    if report_applied(applied, started)? {
+        outln!(
+            "rolled back; the config still describes the newer revisions, so the next deploy moves forward \
+             again (fix the config first)"
+        );
+        if args.wait > 0 {
+            wait_stable(&aws, &desired, args.wait).await?;
+        }
     }
     Ok(())
 }

@@ -61,7 +61,9 @@ enum Command {
     Plan(cluster::PlanArgs),
     /// Create or update the cluster described by the lake config.
     Deploy(cluster::DeployArgs),
-    /// Show the services, tasks, autoscaling and the coordinator's state.
+    /// Move the services back to a retained revision with its own files (undo the last deploy by default).
+    Rollback(cluster::RollbackArgs),
+    /// Show the services, tasks, autoscaling, retained revisions and the coordinator's state.
     Status(cluster::StatusArgs),
     /// Change the number of workers, draining the ones that go away.
     Scale(cluster::ScaleArgs),
@@ -115,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check(global),
         Command::Plan(args) => cluster::plan(global, args).await,
         Command::Deploy(args) => cluster::deploy(global, args).await,
+        Command::Rollback(args) => cluster::rollback(global, args).await,
         Command::Status(args) => cluster::status(global, args).await,
         Command::Scale(args) => cluster::scale(global, args).await,
         Command::Catalog(cmd) => catalog::run(global, cmd).await,

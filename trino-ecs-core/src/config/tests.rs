@@ -681,3 +681,20 @@ fn limits_aws_and_trino_enforce_are_checked_before_any_write() {
         other => panic!("a missing policy file must be refused: {other:?}"),
     }
 }
+
+/// `workers.min = 0` gives a cluster that can never scale up (issue 12): refused at its own key.
+#[test]
+fn zero_minimum_workers_is_refused_with_the_reason() {
+    let original = LOCAL
+        .lines()
+        .find(|l| l.trim_start().starts_with("min = "))
+        .expect("examples/local.toml sets workers.min");
+    let found = issues(&LOCAL.replacen(original, "min = 0", 1));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "cluster.workers.min", "{}", found[0]);
+    assert!(
+        found[0].message.contains("can never scale up"),
+        "{}",
+        found[0]
+    );
+}
