@@ -97,6 +97,27 @@ async fn hold_lock(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core
     .unwrap()
 }
 
+/// Applies the part of the current plan that `part` keeps, as a deploy cut off midway would; returns it.
+async fn apply_part(
+    aws: &AwsCluster,
+    desired: &model::Desired,
+    part: impl FnOnce(&mut Vec<Action>),
+) -> trino_ecs_core::plan::Plan {
+    let observed = aws.observe(desired).await.unwrap();
+    let mut plan = trino_ecs_core::plan::plan(desired, &observed);
+    part(&mut plan.actions);
+    aws.apply(
+        desired,
+        &plan,
+        &observed,
+        "20261203T000000.000Z",
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    plan
+}
+
 async fn run_deploy(aws: &AwsCluster, desired: &model::Desired) -> trino_ecs_core::plan::Plan {
     deploy::deploy(
         aws,
@@ -717,21 +738,11 @@ async fn revisions_a_killed_deploy_left_registered_are_retired_by_the_next_one()
     // A run that died right after registering the new revisions: the services still run revision 1.
     config.cluster.image = "trinodb/trino:476-arm64".into();
     let changed = desired_without_catalog_secrets(&config);
-    let observed = aws.observe(&changed).await.unwrap();
-    let mut partial = trino_ecs_core::plan::plan(&changed, &observed);
-    partial
-        .actions
-        .retain(|a| matches!(a, Action::RegisterTaskDefinition { .. }));
+    let partial = apply_part(&aws, &changed, |actions| {
+        actions.retain(|a| matches!(a, Action::RegisterTaskDefinition { .. }))
+    })
+    .await;
     assert_eq!(partial.actions.len(), 2, "{partial}");
-    aws.apply(
-        &changed,
-        &partial,
-        &observed,
-        "20261203T000000.000Z",
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
     let name = &config.cluster.name;
     let families = [format!("{name}-coordinator"), format!("{name}-worker")];
     for family in &families {
@@ -849,24 +860,15 @@ async fn deploy_killed_midway_converges_without_duplicates() {
     let aws = AwsCluster::new(&sdk);
 
     // Apply only part of the first plan, stopping right after the first task definition, as a crash would.
-    let observed = aws.observe(&desired).await.unwrap();
-    let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
-    let cut = partial
-        .actions
-        .iter()
-        .position(|a| a.kind() == "task-definition")
-        .unwrap()
-        + 1;
-    partial.actions.truncate(cut);
-    aws.apply(
-        &desired,
-        &partial,
-        &observed,
-        "20261203T000000.000Z",
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    apply_part(&aws, &desired, |actions| {
+        let cut = actions
+            .iter()
+            .position(|a| a.kind() == "task-definition")
+            .unwrap()
+            + 1;
+        actions.truncate(cut);
+    })
+    .await;
 
     let rest = deploy::plan(&aws, &desired).await.unwrap();
     assert!(
@@ -1116,18 +1118,7 @@ async fn a_deploy_killed_after_any_step_converges_on_rerun() {
         let mut inputs = inputs(&config);
         inputs.catalog_secrets.clear();
         let desired = model::desired(&config, &inputs).unwrap();
-        let observed = aws.observe(&desired).await.unwrap();
-        let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
-        partial.actions.truncate(cut);
-        aws.apply(
-            &desired,
-            &partial,
-            &observed,
-            "20261203T000000.000Z",
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
+        apply_part(&aws, &desired, |actions| actions.truncate(cut)).await;
         let rest = run_deploy(&aws, &desired).await;
         assert!(
             rest.actions.len() < total,
@@ -1200,18 +1191,10 @@ async fn a_plan_changed_while_waiting_for_the_lock_is_confirmed_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The lock holder applies part of the same plan, as a deploy that was cut off would.
-    let observed = aws.observe(&desired).await.unwrap();
-    let mut partial = trino_ecs_core::plan::plan(&desired, &observed);
-    partial.actions.truncate(partial.actions.len() / 2);
-    aws.apply(
-        &desired,
-        &partial,
-        &observed,
-        "20261203T000000.000Z",
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    apply_part(&aws, &desired, |actions| {
+        actions.truncate(actions.len() / 2)
+    })
+    .await;
     aws.unlock(held).await.unwrap();
 
     let applied = waiting.await.unwrap().unwrap().expect("confirmed again");

@@ -1082,8 +1082,17 @@ impl AwsCluster {
         Ok(())
     }
 
-    /// The services' and autoscaling's current state.
+    /// The services' and autoscaling's current state, with the retained revisions (rollback targets).
     pub async fn status(&self, desired: &Desired) -> Result<ClusterStatus> {
+        let mut status = self.rollout_status(desired).await?;
+        if status.cluster_active {
+            status.revisions = crate::plan::retained(&self.observe(desired).await?);
+        }
+        Ok(status)
+    }
+
+    /// [`Self::status`] without the revisions: the few calls a wait for a stable rollout polls.
+    pub async fn rollout_status(&self, desired: &Desired) -> Result<ClusterStatus> {
         let mut status = ClusterStatus {
             cluster: desired.cluster.clone(),
             ..Default::default()
@@ -1174,7 +1183,6 @@ impl AwsCluster {
             .iter()
             .map(|p| p.policy_name().to_owned())
             .collect();
-        status.revisions = crate::plan::retained(&self.observe(desired).await?);
         status.retained = desired.retained_revisions;
         Ok(status)
     }

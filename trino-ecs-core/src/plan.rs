@@ -622,11 +622,7 @@ pub fn rollback(
                 if !td.active.iter().any(|a| revision_name(a) == name) {
                     return Err(refuse(format!(
                         "{name} is not a retained revision, so its files may be gone; retained: {}",
-                        td.active
-                            .iter()
-                            .map(|a| revision_name(a))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        retained_names(td)
                     )));
                 }
             }
@@ -663,11 +659,7 @@ pub fn rollback(
                         return Err(refuse(format!(
                             "{} has no retained revision from deploy {goal} or earlier; retained: {}",
                             spec.task_family,
-                            td.active
-                                .iter()
-                                .map(|a| revision_name(a))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            retained_names(td)
                         )));
                     }
                 }
@@ -689,6 +681,15 @@ pub fn rollback(
         actions,
         skipped: Vec::new(),
     })
+}
+
+/// `family:N` of every retained revision of `td`, oldest first, for messages.
+fn retained_names(td: &ObservedTaskDef) -> String {
+    td.active
+        .iter()
+        .map(|a| revision_name(a))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The files whose parameters differ between revisions `from` and `to` of `td`, by file name.

@@ -429,7 +429,7 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()>
 async fn wait_stable(aws: &AwsCluster, desired: &Desired, seconds: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let status = aws.status(desired).await?;
+        let status = aws.rollout_status(desired).await?;
         let line: Vec<String> = status
             .services
             .iter()

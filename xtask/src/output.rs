@@ -316,12 +316,7 @@ fn cut(text: &str) -> String {
 /// carriage return as `\t`, `\n`, `\r`), and the bidirectional overrides and isolates (U+202A-U+202E,
 /// U+2066-U+2069).
 pub fn terminal_safe(text: &str) -> String {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
-    if !text.chars().any(unsafe_char) {
+    if !text.chars().any(drives_terminal) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -330,7 +325,7 @@ pub fn terminal_safe(text: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            c if unsafe_char(c) => {
+            c if drives_terminal(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c => out.push(c),
@@ -352,10 +347,7 @@ impl serde_json::ser::Formatter for SafeJson {
     ) -> std::io::Result<()> {
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if c.is_control()
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c)
-            {
+            if drives_terminal(c) {
                 writer.write_all(&fragment.as_bytes()[start..i])?;
                 write!(writer, "\\u{:04x}", u32::from(c))?;
                 start = i + c.len_utf8();
@@ -363,6 +355,14 @@ impl serde_json::ser::Formatter for SafeJson {
         }
         writer.write_all(&fragment.as_bytes()[start..])
     }
+}
+
+/// Whether a terminal acts on `c` instead of showing it: C0 and C1 controls and DEL, and the bidirectional
+/// overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+fn drives_terminal(c: char) -> bool {
+    c.is_control()
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// A TSV field as the trino CLI writes it: `\` as `\\`, tab as `\t`, line feed as `\n`, carriage return as
