@@ -9,7 +9,9 @@ use std::path::Path;
 use trino_ecs_core::aws::AwsCluster;
 use trino_ecs_core::config::LakeConfig;
 use trino_ecs_core::deploy::{self, DeployOptions};
-use trino_ecs_core::drain::{self, EcsWorkerFleet, HttpNodeApi, ScaleOptions, WorkerFleet};
+use trino_ecs_core::drain::{
+    self, EcsWorkerFleet, HttpNodeApi, Protection, ScaleOptions, WorkerFleet,
+};
 use trino_ecs_core::model::{self, DeployInputs};
 
 fn emulator_network() -> (Vec<String>, Vec<String>) {
@@ -64,7 +66,14 @@ async fn scale_sets_the_worker_count_and_protection_is_a_typed_error_on_moto() {
 
     let name = &config.cluster.name;
     let fleet = EcsWorkerFleet::new(&sdk, name, &format!("{name}-worker"));
-    assert_eq!(fleet.desired().await.unwrap(), 2);
+    let service = fleet.service().await.unwrap();
+    assert_eq!(service.desired, 2);
+    assert!(
+        service
+            .task_definition
+            .ends_with(&format!(":task-definition/{name}-worker:1")),
+        "{service:?}"
+    );
     assert_eq!(
         fleet.tasks().await.unwrap(),
         vec![],
@@ -99,8 +108,7 @@ async fn scale_sets_the_worker_count_and_protection_is_a_typed_error_on_moto() {
     let result = fleet
         .protect(
             &["arn:aws:ecs:us-east-1:123456789012:task/x/abc".into()],
-            true,
-            60,
+            Protection::For { minutes: 60 },
         )
         .await;
     match result {

@@ -6,10 +6,11 @@
 use std::time::{Duration, Instant};
 
 use crate::aws::AwsCluster;
+use crate::drain::Drainer;
 use crate::error::{Error, Result};
 use crate::lease::Holder;
 use crate::model::Desired;
-use crate::plan::{self, Action, Observed, Plan, RollbackTarget};
+use crate::plan::{self, Action, Change, Observed, Plan, RollbackTarget};
 
 /// How a deploy runs.
 #[derive(Debug, Clone)]
@@ -53,6 +54,31 @@ pub struct CatalogPublication<'a> {
     )>,
 }
 
+/// How a deploy rolls the workers: a plan that moves the worker service first protects every running worker
+/// ([`Drainer::protect_for_rollout`]), and after the lock is released the old workers drain as their
+/// replacements become active ([`Drainer::finish_rollout`]). Every deploy given one also finishes a rollout
+/// that an earlier one left (it timed out or died), even when its plan is empty.
+pub struct WorkerRollout<'a> {
+    /// The drainer over the worker service.
+    pub drainer: Drainer<'a>,
+    /// Progress lines of the rollout.
+    pub progress: &'a mut (dyn FnMut(&str) + Send),
+}
+
+impl WorkerRollout<'_> {
+    /// Whether `plan` moves the (existing) worker service to another revision or deployment.
+    fn moves_workers(&self, plan: &Plan) -> bool {
+        let name = self.drainer.service_name();
+        plan.actions.iter().any(|a| match a {
+            Action::PutService { spec, change, .. } => {
+                spec.name == name && !matches!(change, Change::Create)
+            }
+            Action::RollBackService { service, .. } => service == name,
+            _ => false,
+        })
+    }
+}
+
 /// Observes, plans, asks `confirm` (skipped when the plan is empty), and applies under the deploy lock.
 /// Returns the plan that was applied (empty: nothing to do; `None`: declined).
 pub async fn deploy(
@@ -62,21 +88,26 @@ pub async fn deploy(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
-    deploy_with_catalogs(aws, desired, options, None, confirm, progress).await
+    deploy_with_catalogs(aws, desired, options, None, None, confirm, progress).await
 }
 
 /// [`deploy`] that also publishes `catalogs` under the lock, after the re-plan was confirmed and before the
-/// first change: a declined or empty plan publishes nothing.
+/// first change (a declined or empty plan publishes nothing), and rolls the workers with `workers` (draining,
+/// see [`WorkerRollout`]) instead of leaving it to ECS, which stops old workers with SIGTERM.
 pub async fn deploy_with_catalogs(
     aws: &AwsCluster,
     desired: &Desired,
     options: &DeployOptions,
     catalogs: Option<&CatalogPublication<'_>>,
+    workers: Option<&mut WorkerRollout<'_>>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let make = |observed: &Observed| Ok(plan::plan(desired, observed));
-    locked(aws, desired, options, &make, catalogs, confirm, progress).await
+    locked(
+        aws, desired, options, &make, catalogs, workers, confirm, progress,
+    )
+    .await
 }
 
 /// Observes and plans a rollback to `target` without changing anything.
@@ -91,32 +122,44 @@ pub async fn plan_rollback(
 
 /// Moves the services back to `target` (retained revisions, which read their own files) under the deploy
 /// lock, like [`deploy`]: the plan is confirmed first, and again if it changed while waiting for the lock.
-/// It works after a deploy died midway: the revisions that deploy registered are simply newer ones.
+/// It works after a deploy died midway: the revisions that deploy registered are simply newer ones. With
+/// `workers`, the workers roll back with draining, as in [`deploy_with_catalogs`].
 pub async fn rollback(
     aws: &AwsCluster,
     desired: &Desired,
     target: &RollbackTarget,
     options: &DeployOptions,
+    workers: Option<&mut WorkerRollout<'_>>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let make = |observed: &Observed| plan::rollback(desired, observed, target);
-    locked(aws, desired, options, &make, None, confirm, progress).await
+    locked(
+        aws, desired, options, &make, None, workers, confirm, progress,
+    )
+    .await
 }
 
 /// Plans with `make`, asks `confirm` (skipped when the plan is empty), takes the lock, plans again under it
-/// (confirming again a plan that changed), publishes `catalogs` and applies.
+/// (confirming again a plan that changed), publishes `catalogs`, protects the workers when the plan moves
+/// them, applies, releases the lock and finishes the worker rollout.
+#[allow(clippy::too_many_arguments)]
 async fn locked(
     aws: &AwsCluster,
     desired: &Desired,
     options: &DeployOptions,
     make: &(dyn Fn(&Observed) -> Result<Plan> + Sync),
     catalogs: Option<&CatalogPublication<'_>>,
+    mut workers: Option<&mut WorkerRollout<'_>>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let first = make(&aws.observe(desired).await?)?;
     if first.is_empty() {
+        // Nothing to change, but a rollout an earlier deploy left unfinished is finished.
+        if let Some(w) = workers {
+            w.drainer.finish_rollout(w.progress).await?;
+        }
         return Ok(Some(first));
     }
     if !confirm(&first) {
@@ -160,6 +203,10 @@ async fn locked(
                     })?;
             }
         }
+        if let Some(w) = workers.as_deref_mut().filter(|w| w.moves_workers(&plan)) {
+            // Before ECS starts the deployment: it may then stop none of the running workers itself.
+            w.drainer.protect_for_rollout(w.progress).await?;
+        }
         let deploy_id = crate::model::deploy_id(chrono::Utc::now());
         aws.apply(desired, &plan, &observed, &deploy_id, progress)
             .await?;
@@ -169,5 +216,10 @@ async fn locked(
     let released = aws.unlock(lock).await;
     let plan = result?;
     released?;
+    // Outside the lock: draining takes as long as the longest query, and a concurrent deploy's rollout only
+    // drains the same older workers.
+    if let (Some(w), Some(_)) = (workers, &plan) {
+        w.drainer.finish_rollout(w.progress).await?;
+    }
     Ok(plan)
 }

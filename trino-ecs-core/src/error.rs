@@ -143,6 +143,17 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether trying again later may succeed: throttling, a Trino node or AWS endpoint that failed or was
+    /// unreachable. Configuration, permission, validation and not-found errors are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Throttled { .. } | Error::Trino { .. } | Error::Aws { .. }
+        )
+    }
+}
+
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -10,7 +10,7 @@ use trino_catalogs::store::{CatalogStore as _, SsmCatalogStore};
 use trino_ecs_core::aws::AwsCluster;
 use trino_ecs_core::config::LakeConfig;
 use trino_ecs_core::deploy::{self, DeployOptions};
-use trino_ecs_core::drain::{self, EcsWorkerFleet, HttpNodeApi, ScaleOptions};
+use trino_ecs_core::drain::{self, Drainer, EcsWorkerFleet, HttpNodeApi, ScaleOptions};
 use trino_ecs_core::model::{self, DeployInputs, Desired};
 use trino_ecs_core::plan::Action;
 
@@ -20,9 +20,9 @@ use crate::common::{Global, sdk_config};
 #[derive(Debug, Args)]
 pub struct PlanArgs {}
 
-/// Arguments of `deploy`.
+/// What `deploy` and `rollback` share: confirmation, waiting, the lock, and how the workers drain.
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub struct ApplyArgs {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
@@ -37,6 +37,30 @@ pub struct DeployArgs {
     /// the holder and asks, unless `--yes`. A holder that died on this machine is detected without it.
     #[arg(long)]
     pub force_unlock: bool,
+    #[command(flatten)]
+    pub drain: DrainArgs,
+}
+
+/// How workers are drained (by `scale`, and by `deploy`/`rollback` when they roll the workers).
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Give up waiting for draining workers after this many seconds: nothing is killed, they stay protected
+    /// and draining, and running the command again carries on.
+    #[arg(long, default_value_t = 3600)]
+    pub drain_timeout: u64,
+    /// The coordinator's base URL (e.g. http://10.0.1.5:8080): the least busy workers (fewest unfinished tasks
+    /// in `system.runtime.tasks`) are drained first, and `scale --follow` publishes the
+    /// queued-queries-per-worker metric the step scaling policy watches. Without it, workers are picked by task
+    /// ARN and the metric is not published.
+    #[arg(long)]
+    pub coordinator: Option<String>,
+}
+
+/// Arguments of `deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// Arguments of `rollback`.
@@ -46,18 +70,8 @@ pub struct RollbackArgs {
     /// Without it, the newest deploy the services run is undone.
     #[arg(long, value_name = "DEPLOY|REVISION")]
     pub to: Option<String>,
-    /// Apply without asking for confirmation.
-    #[arg(long)]
-    pub yes: bool,
-    /// Wait up to this many seconds for the services to become stable (0: do not wait).
-    #[arg(long, default_value_t = 0)]
-    pub wait: u64,
-    /// Wait up to this many seconds for another deploy's lock before failing.
-    #[arg(long, default_value_t = 0)]
-    pub lock_wait: u64,
-    /// First remove the deploy lock whoever holds it (as `deploy --force-unlock`).
-    #[arg(long)]
-    pub force_unlock: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// Arguments of `status`.
@@ -77,19 +91,14 @@ pub struct ScaleArgs {
     /// The desired number of workers.
     #[arg(required_unless_present = "follow")]
     pub workers: Option<u32>,
-    /// Run the drain loop instead: every this many seconds, protect all workers and drain those above the
-    /// count autoscaling wants, so automatic scale-in never kills a query.
+    /// Run the drain loop instead: every this many seconds, protect the workers that stay, drain those above the
+    /// count autoscaling wants and those of an older revision once replacements are active, so neither automatic
+    /// scale-in nor a deployment kills a query. A pass never waits for a drain; one that fails for a transient
+    /// reason is retried with backoff.
     #[arg(long, value_name = "SECONDS")]
     pub follow: Option<u64>,
-    /// Give up draining a worker after this many seconds (its protection stays; nothing is killed).
-    #[arg(long, default_value_t = 3600)]
-    pub drain_timeout: u64,
-    /// The coordinator's base URL (e.g. http://10.0.1.5:8080): the least busy workers (fewest unfinished tasks
-    /// in `system.runtime.tasks`) are drained first, and with --follow each pass publishes the
-    /// queued-queries-per-worker metric the step scaling policy watches. Without it, workers are picked by task
-    /// ARN and the metric is not published.
-    #[arg(long)]
-    pub coordinator: Option<String>,
+    #[command(flatten)]
+    pub drain: DrainArgs,
 }
 
 /// What the catalogs contribute to a deploy.
@@ -269,11 +278,47 @@ fn deploy_options(lock_wait: u64) -> DeployOptions {
     }
 }
 
+/// The worker service's fleet, its nodes (with the coordinator's load when `--coordinator` is given) and the
+/// drain options, as `scale` and the worker rollout of `deploy`/`rollback` use them.
+fn worker_drain(
+    config: &LakeConfig,
+    sdk: &aws_config::SdkConfig,
+    args: &DrainArgs,
+    protection_minutes: i32,
+) -> anyhow::Result<(EcsWorkerFleet, HttpNodeApi, ScaleOptions)> {
+    let fleet = EcsWorkerFleet::new(
+        sdk,
+        &config.cluster.name,
+        &format!("{}-worker", config.cluster.name),
+    );
+    let mut nodes = HttpNodeApi::new();
+    if let Some(url) = &args.coordinator {
+        nodes = nodes.with_coordinator(ops_client(url)?);
+    }
+    let options = ScaleOptions {
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        grace_period: Duration::from_secs(u64::from(config.cluster.shutdown_grace_period_seconds)),
+        protection_minutes,
+        ..Default::default()
+    };
+    Ok((fleet, nodes, options))
+}
+
+fn ops_client(url: &str) -> anyhow::Result<trino_client::Client> {
+    Ok(trino_client::Client::builder(url)
+        .user(trino_ecs_core::render::OPS_USER)
+        .build()?)
+}
+
+/// A progress line of the worker rollout.
+fn rollout_line(line: &str) {
+    outln!("  workers: {line}");
+}
+
 async fn deploy_config(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
-    yes: bool,
-    lock_wait: u64,
+    args: &ApplyArgs,
 ) -> anyhow::Result<bool> {
     let desired = desired(config, sdk).await?;
     let aws = adapter(config, sdk);
@@ -283,24 +328,27 @@ async fn deploy_config(
         store: &store,
         catalogs: catalogs_to_publish(config)?,
     };
+    let (fleet, nodes, options) = worker_drain(config, sdk, &args.drain, 10)?;
+    let mut rollout = deploy::WorkerRollout {
+        drainer: Drainer::new(&fleet, &nodes, options),
+        progress: &mut rollout_line,
+    };
     let started = Instant::now();
     let applied = deploy::deploy_with_catalogs(
         &aws,
         &desired,
-        &deploy_options(lock_wait),
+        &deploy_options(args.lock_wait),
         Some(&publication),
-        &mut confirmation(yes),
+        Some(&mut rollout),
+        &mut confirmation(args.yes),
         &mut progress_lines(),
     )
     .await?;
-    report_applied(applied, started)
+    Ok(report_applied(applied, started))
 }
 
 /// Prints what a deploy or rollback applied; false when the plan was declined.
-fn report_applied(
-    applied: Option<trino_ecs_core::plan::Plan>,
-    started: Instant,
-) -> anyhow::Result<bool> {
+fn report_applied(applied: Option<trino_ecs_core::plan::Plan>, started: Instant) -> bool {
     match applied {
         Some(plan) if plan.is_empty() => out!("{plan}"),
         Some(plan) => outln!(
@@ -311,10 +359,10 @@ fn report_applied(
         // `None` only when a plan was declined.
         None => {
             outln!("nothing applied");
-            return Ok(false);
+            return false;
         }
     }
-    Ok(true)
+    true
 }
 
 /// This deploy as a lock holder: `$USER pid N` on this machine (hostname and boot id, so a holder that died
@@ -375,11 +423,12 @@ async fn force_unlock(
 pub async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
+    let args = args.apply;
     if args.force_unlock {
         let desired = desired(&config, &sdk).await?;
         force_unlock(&adapter(&config, &sdk), &desired, args.yes).await?;
     }
-    if deploy_config(&config, &sdk, args.yes, args.lock_wait).await? && args.wait > 0 {
+    if deploy_config(&config, &sdk, &args).await? && args.wait > 0 {
         wait_stable(
             &adapter(&config, &sdk),
             &desired(&config, &sdk).await?,
@@ -396,17 +445,24 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()>
     let sdk = sdk_config(&config).await?;
     let desired = desired(&config, &sdk).await?;
     let aws = adapter(&config, &sdk);
-    if args.force_unlock {
-        force_unlock(&aws, &desired, args.yes).await?;
+    let apply = &args.apply;
+    if apply.force_unlock {
+        force_unlock(&aws, &desired, apply.yes).await?;
     }
     let target = trino_ecs_core::plan::RollbackTarget::parse(args.to.as_deref());
+    let (fleet, nodes, options) = worker_drain(&config, &sdk, &apply.drain, 10)?;
+    let mut rollout = deploy::WorkerRollout {
+        drainer: Drainer::new(&fleet, &nodes, options),
+        progress: &mut rollout_line,
+    };
     let started = Instant::now();
     let applied = deploy::rollback(
         &aws,
         &desired,
         &target,
-        &deploy_options(args.lock_wait),
-        &mut confirmation(args.yes),
+        &deploy_options(apply.lock_wait),
+        Some(&mut rollout),
+        &mut confirmation(apply.yes),
         &mut progress_lines(),
     )
     .await?;
@@ -414,13 +470,13 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()>
         outln!("nothing to roll back: the services run those revisions already");
         return Ok(());
     }
-    if report_applied(applied, started)? {
+    if report_applied(applied, started) {
         outln!(
             "rolled back; the config still describes the newer revisions, so the next deploy moves forward \
              again (fix the config first)"
         );
-        if args.wait > 0 {
-            wait_stable(&aws, &desired, args.wait).await?;
+        if apply.wait > 0 {
+            wait_stable(&aws, &desired, apply.wait).await?;
         }
     }
     Ok(())
@@ -509,50 +565,14 @@ async fn publish_queue_metric(aws: &AwsCluster, cluster: &str, client: &trino_cl
 pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
-    let fleet = EcsWorkerFleet::new(
-        &sdk,
-        &config.cluster.name,
-        &format!("{}-worker", config.cluster.name),
-    );
-    let options = ScaleOptions {
-        drain_timeout: Duration::from_secs(args.drain_timeout),
-        grace_period: Duration::from_secs(u64::from(config.cluster.shutdown_grace_period_seconds)),
-        // The drain loop renews protection every pass: it must outlast the pause between passes.
-        protection_minutes: args
-            .follow
-            .map_or(10, |every| (every.div_ceil(60) * 2).clamp(10, 2880) as i32),
-        ..Default::default()
-    };
-    let coordinator = match &args.coordinator {
-        Some(url) => Some(
-            trino_client::Client::builder(url.as_str())
-                .user(trino_ecs_core::render::OPS_USER)
-                .build()?,
-        ),
-        None => None,
-    };
-    let mut nodes = HttpNodeApi::new();
-    if let Some(client) = &coordinator {
-        nodes = nodes.with_coordinator(client.clone());
-    }
+    // The drain loop renews protection once half of it has passed: it outlasts 8 passes, so a few failed ones
+    // (with backoff) do not let it lapse.
+    let protection_minutes = args.follow.map_or(10, |every| {
+        ((every * 8).div_ceil(60)).clamp(10, 2880) as i32
+    });
+    let (fleet, nodes, options) = worker_drain(&config, &sdk, &args.drain, protection_minutes)?;
     if let Some(every) = args.follow {
-        outln!(
-            "drain loop: every {every} s, protect all workers and drain those above autoscaling's count"
-        );
-        let aws = adapter(&config, &sdk);
-        loop {
-            if let Some(client) = &coordinator {
-                publish_queue_metric(&aws, &config.cluster.name, client).await;
-            }
-            let report = drain::follow_autoscaling(&fleet, &nodes, &options, &mut |line: &str| {
-                outln!("{line}")
-            })
-            .await?;
-            if !report.drained.is_empty() {
-                outln!("{report}");
-            }
-            tokio::time::sleep(Duration::from_secs(every)).await;
-        }
+        return follow(&config, &sdk, &args.drain, &fleet, &nodes, options, every).await;
     }
     let workers = args.workers.context("the number of workers is required")?;
     let w = &config.cluster.workers;
@@ -570,9 +590,58 @@ pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `scale --follow`: the drain loop. Each pass publishes the queue metric and runs one drain pass, neither of
+/// which waits for a drain; a pass failing for a transient reason is retried with backoff (protection is
+/// long enough to outlast several), any other failure ends the loop with its error.
+async fn follow(
+    config: &LakeConfig,
+    sdk: &aws_config::SdkConfig,
+    args: &DrainArgs,
+    fleet: &EcsWorkerFleet,
+    nodes: &HttpNodeApi,
+    options: ScaleOptions,
+    every: u64,
+) -> anyhow::Result<()> {
+    outln!(
+        "drain loop: every {every} s, protect the workers that stay (for {} min, renewed), drain those above \
+         autoscaling's count and those of an older revision once their replacements are active",
+        options.protection_minutes
+    );
+    let aws = adapter(config, sdk);
+    let coordinator = args.coordinator.as_deref().map(ops_client).transpose()?;
+    let mut drainer = Drainer::new(fleet, nodes, options);
+    let mut failures = 0u32;
+    loop {
+        if let Some(client) = &coordinator {
+            publish_queue_metric(&aws, &config.cluster.name, client).await;
+        }
+        match drainer.pass(None, &mut |line: &str| outln!("{line}")).await {
+            Ok(report) => {
+                failures = 0;
+                if !report.plan.shut_down.is_empty() || !report.exited.is_empty() {
+                    outln!("{} (desired {})", report.plan, report.service.desired);
+                }
+            }
+            Err(e) if e.is_transient() => {
+                failures += 1;
+                eprintln!(
+                    "warning: drain pass failed ({e}); retrying (failure {failures} in a row)"
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Backoff after failures: 2, then 4 intervals, well within the protection time.
+        let pause = every.saturating_mul(1 << failures.min(2));
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+}
+
 /// The emulator's default VPC subnets and security group, looked up with the harness venv's boto3 (moto
 /// validates the awsvpc network of a service; the example config's ids are placeholders).
-fn emulator_network(endpoint: &str, region: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+pub(crate) fn emulator_network(
+    endpoint: &str,
+    region: &str,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let venv = crate::harness::Venv::ensure()?;
     let script = r#"
 import boto3, json, sys
@@ -616,7 +685,21 @@ pub async fn local_job(
         config.catalogs.len(),
         config.source.display()
     );
-    deploy_config(&config, sdk, true, 0).await?;
+    deploy_config(
+        &config,
+        sdk,
+        &ApplyArgs {
+            yes: true,
+            wait: 0,
+            lock_wait: 0,
+            force_unlock: false,
+            drain: DrainArgs {
+                drain_timeout: 3600,
+                coordinator: None,
+            },
+        },
+    )
+    .await?;
     outln!("--- redeploy (must be a no-op) ---");
     let desired = desired(&config, sdk).await?;
     let counter = trino_ecs_core::calls::CallCounter::new();
