@@ -38,6 +38,9 @@ pub struct LocalLake {
     pub coordinator_url: String,
     /// Where the runner's event lines go (`-` = stdout).
     pub runner_log: PathBuf,
+    /// The ECS endpoint that answers the task calls from the runner's tasks and forwards the rest to the
+    /// emulator (`runner::facade`): a deploy or `scale` pointed at it drains real Trino workers.
+    pub ecs_facade: trino_ecs_core::runner::facade::Facade,
     runner: Arc<Mutex<Runner>>,
     stop: watch::Sender<LoopControl>,
     loop_task: Option<tokio::task::JoinHandle<()>>,
@@ -101,11 +104,14 @@ pub async fn up(options: LakeOptions) -> anyhow::Result<LocalLake> {
     let dir = lakes.join(format!("127.0.{octet}"));
     std::fs::create_dir_all(&dir)?;
     let config_path = dir.join("lake.toml");
+    let region = LakeConfig::load(&options.config)?.aws.region;
+    let network = crate::cluster::emulator_network(&emulator.endpoint, &region)?;
     write_effective_config(
         &options.config,
         &config_path,
         &emulator.endpoint,
         &databases,
+        &network,
     )?;
     let config = LakeConfig::load(&config_path)?;
     let sdk = crate::local::emulator_sdk_config(&config, &emulator.endpoint).await;
@@ -159,6 +165,18 @@ pub async fn up(options: LakeOptions) -> anyhow::Result<LocalLake> {
         runner_config,
     );
     let runner = Arc::new(Mutex::new(runner));
+    let ecs_facade = trino_ecs_core::runner::facade::Facade::start(
+        runner.clone(),
+        &emulator.endpoint,
+        &config.cluster.name,
+        &config.aws.region,
+    )
+    .await?;
+    outln!(
+        "ECS facade: task calls of cluster {} answered from the runner's tasks at {} (the rest forwarded to the emulator)",
+        config.cluster.name,
+        ecs_facade.url()
+    );
     let runner_log = dir.join("runner.log");
     let (stop, stop_rx) = watch::channel(LoopControl::Run);
     // Ctrl-C (or SIGTERM from a CI timeout) stops the tasks the way ECS would before the process exits, so no
@@ -202,6 +220,7 @@ pub async fn up(options: LakeOptions) -> anyhow::Result<LocalLake> {
         jdk,
         coordinator_url,
         runner_log,
+        ecs_facade,
         runner,
         stop,
         loop_task: Some(loop_task),
@@ -298,6 +317,7 @@ impl LocalLake {
         env.extend(self.jdk.env());
         env.push(("LAKE_TRINO_URL", self.coordinator_url.clone()));
         env.push(("LAKE_LOCAL_CONFIG", self.config_path.display().to_string()));
+        env.push(("LAKE_ECS_FACADE_URL", self.ecs_facade.url().to_owned()));
         env
     }
 
@@ -402,13 +422,15 @@ impl LocalLake {
     }
 }
 
-/// Writes `to`: the config at `from` with the emulator's endpoint and the harness databases' addresses in
-/// place of the example's (the only local substitutions in the config; each one is printed).
+/// Writes `to`: the config at `from` with the emulator's endpoint, its default VPC's subnets and security
+/// group, and the harness databases' addresses in place of the example's (the only local substitutions in the
+/// config; each one is printed). It is exactly what the lake deploys, so a deploy of it is a no-op.
 fn write_effective_config(
     from: &Path,
     to: &Path,
     endpoint: &str,
     databases: &Databases,
+    (subnets, groups): &(Vec<String>, Vec<String>),
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(from)
         .with_context(|| format!("cannot read the lake config {}", from.display()))?;
@@ -416,6 +438,20 @@ fn write_effective_config(
         .parse()
         .with_context(|| format!("{} is not valid TOML", from.display()))?;
     let mut changes = Vec::new();
+    if let Some(cluster) = doc.get_mut("cluster").and_then(|v| v.as_table_mut()) {
+        for (key, ids) in [("subnets", subnets), ("security_groups", groups)] {
+            let value = toml::Value::Array(ids.iter().cloned().map(toml::Value::String).collect());
+            if cluster.get(key) != Some(&value) {
+                changes.push(format!(
+                    "cluster.{key}: {} -> {value} (the emulator's default VPC)",
+                    cluster
+                        .get(key)
+                        .map_or("(unset)".to_owned(), |v| v.to_string())
+                ));
+                cluster.insert(key.to_owned(), value);
+            }
+        }
+    }
     let mut set = |table: &mut toml::Table, key: &str, value: String, what: String| {
         let old = table.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         if old.as_deref() != Some(value.as_str()) {

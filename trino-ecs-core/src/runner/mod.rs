@@ -17,12 +17,16 @@
 //!
 //! What it cannot show: the container image itself (the local install stands in for it), container health
 //! checks and the deployment circuit breaker (the runner replaces exited tasks but never judges health),
-//! task placement and resource limits (cpu/memory are not enforced), and scale-in protection (ECS's
-//! choice of which task to stop on scale-in is the newest task here).
+//! task placement and resource limits (cpu/memory are not enforced), and ECS's choice of which unprotected task
+//! to stop on scale-in (the newest here). Task scale-in protection is honoured as ECS does (a protected task
+//! is stopped neither by a deployment nor by a lower count): [`facade`] serves the task calls
+//! (ListTasks, DescribeTasks, UpdateTaskProtection, GetTaskProtection) from the runner's tasks in front of
+//! the emulator, so the drain code runs unchanged against real Trino tasks.
 //!
 //! This module is pure; [`ecs`] and [`process`] are the adapters.
 
 pub mod ecs;
+pub mod facade;
 pub mod process;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -265,7 +269,14 @@ impl fmt::Display for StopReason {
 /// old task stops in the next pass, after its replacement has started), otherwise old tasks stop first
 /// (the coordinator's min 0 / max 100: two coordinators never serve the alias at once). Then the count
 /// follows `desiredCount`, stopping the newest tasks first. Tasks of services that no longer exist stop.
-pub fn reconcile(services: &[ServiceView], running: &[TaskState]) -> Vec<TaskAction> {
+///
+/// As in ECS, a task in `protected` (task scale-in protection) is stopped neither to replace it nor to lower
+/// the count: the deployment or the scale-in waits until its protection is gone or it exits by itself.
+pub fn reconcile(
+    services: &[ServiceView],
+    running: &[TaskState],
+    protected: &BTreeSet<String>,
+) -> Vec<TaskAction> {
     let mut actions = Vec::new();
     let names: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for task in running {
@@ -294,7 +305,7 @@ pub fn reconcile(services: &[ServiceView], running: &[TaskState]) -> Vec<TaskAct
             }
         };
         let stop = |actions: &mut Vec<TaskAction>, tasks: &[&TaskState], reason: StopReason| {
-            for t in tasks {
+            for t in tasks.iter().filter(|t| !protected.contains(&t.id)) {
                 actions.push(TaskAction::Stop {
                     id: t.id.clone(),
                     reason,
@@ -305,14 +316,15 @@ pub fn reconcile(services: &[ServiceView], running: &[TaskState]) -> Vec<TaskAct
             if current.len() < desired {
                 start(&mut actions, desired - current.len());
             } else if current.len() > desired {
-                // The newest tasks stop first (ids grow with start order).
-                let mut newest = current.clone();
+                // The newest unprotected tasks stop first (ids grow with start order).
+                let mut newest: Vec<&TaskState> = current
+                    .iter()
+                    .copied()
+                    .filter(|t| !protected.contains(&t.id))
+                    .collect();
                 newest.sort_by_key(|t| std::cmp::Reverse(task_order(t)));
-                stop(
-                    &mut actions,
-                    &newest[..current.len() - desired],
-                    StopReason::ScaleIn,
-                );
+                let excess = (current.len() - desired).min(newest.len());
+                stop(&mut actions, &newest[..excess], StopReason::ScaleIn);
             }
             continue;
         }
@@ -323,13 +335,13 @@ pub fn reconcile(services: &[ServiceView], running: &[TaskState]) -> Vec<TaskAct
                 start(&mut actions, desired - current.len());
             }
             let keep_old = desired.saturating_sub(current.len());
-            if old.len() > keep_old {
-                stop(
-                    &mut actions,
-                    &old[..old.len() - keep_old],
-                    StopReason::Replaced,
-                );
-            }
+            let unprotected: Vec<&TaskState> = old
+                .iter()
+                .copied()
+                .filter(|t| !protected.contains(&t.id))
+                .collect();
+            let retire = old.len().saturating_sub(keep_old).min(unprotected.len());
+            stop(&mut actions, &unprotected[..retire], StopReason::Replaced);
         } else {
             stop(&mut actions, &old, StopReason::Replaced);
             if current.len() < desired {
@@ -479,6 +491,8 @@ pub struct LocalRunner<S, L> {
     next_task: u64,
     /// When each service last had a task exit by itself, to back off restarting a crashing task.
     last_exit: BTreeMap<String, Instant>,
+    /// Task scale-in protection: task id to when it lapses.
+    protection: BTreeMap<String, Instant>,
 }
 
 /// How long a service waits before replacing a task that exited by itself (ECS throttles restarts too).
@@ -495,7 +509,34 @@ impl<S: TaskSource, L: TaskLauncher> LocalRunner<S, L> {
             task_defs: BTreeMap::new(),
             next_task: 1,
             last_exit: BTreeMap::new(),
+            protection: BTreeMap::new(),
         }
+    }
+
+    /// Sets (`Some(until)`) or clears the task scale-in protection of the running task `id`, as ECS's
+    /// UpdateTaskProtection does; false when no such task runs.
+    pub fn set_protection(&mut self, id: &str, until: Option<Instant>) -> bool {
+        if !self.tasks.iter().any(|t| t.id == id) {
+            return false;
+        }
+        match until {
+            Some(until) => self.protection.insert(id.to_owned(), until),
+            None => self.protection.remove(id),
+        };
+        true
+    }
+
+    /// When the protection of task `id` lapses, if it is protected.
+    pub fn protected_until(&self, id: &str) -> Option<Instant> {
+        self.protection
+            .get(id)
+            .copied()
+            .filter(|until| *until > Instant::now())
+    }
+
+    /// The configuration the runner runs tasks with.
+    pub fn config(&self) -> &RunnerConfig {
+        &self.config
     }
 
     /// The running tasks.
@@ -531,7 +572,12 @@ impl<S: TaskSource, L: TaskLauncher> LocalRunner<S, L> {
         self.tasks = still;
 
         let services = self.source.services().await?;
-        for action in reconcile(&services, &self.tasks) {
+        let now = Instant::now();
+        let ids: BTreeSet<&str> = self.tasks.iter().map(|t| t.id.as_str()).collect();
+        self.protection
+            .retain(|id, until| *until > now && ids.contains(id.as_str()));
+        let protected: BTreeSet<String> = self.protection.keys().cloned().collect();
+        for action in reconcile(&services, &self.tasks, &protected) {
             match action {
                 TaskAction::Stop { id, reason } => events.push(self.stop(&id, reason).await?),
                 TaskAction::Start {

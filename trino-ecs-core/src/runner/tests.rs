@@ -46,7 +46,7 @@ fn stop(id: &str, reason: StopReason) -> TaskAction {
 fn reconcile_starts_up_to_the_desired_count() {
     let services = [service("c", "c:1", 1, 100), service("w", "w:1", 2, 200)];
     assert_eq!(
-        reconcile(&services, &[]),
+        reconcile(&services, &[], &BTreeSet::new()),
         vec![start("c", "c:1"), start("w", "w:1"), start("w", "w:1")]
     );
     let running = [
@@ -54,7 +54,7 @@ fn reconcile_starts_up_to_the_desired_count() {
         task("w-2", "w", "w:1"),
         task("w-3", "w", "w:1"),
     ];
-    assert_eq!(reconcile(&services, &running), vec![]);
+    assert_eq!(reconcile(&services, &running, &BTreeSet::new()), vec![]);
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn scale_in_stops_the_newest_tasks_and_deleted_services_stop() {
         task("old-1", "gone", "g:1"),
     ];
     assert_eq!(
-        reconcile(&services, &running),
+        reconcile(&services, &running, &BTreeSet::new()),
         vec![
             stop("old-1", StopReason::ServiceDeleted),
             stop("w-10", StopReason::ScaleIn),
@@ -83,7 +83,7 @@ fn without_surge_the_old_task_stops_first() {
     let services = [service("c", "c:2", 1, 100)];
     let running = [task("c-1", "c", "c:1")];
     assert_eq!(
-        reconcile(&services, &running),
+        reconcile(&services, &running, &BTreeSet::new()),
         vec![stop("c-1", StopReason::Replaced), start("c", "c:2")]
     );
 }
@@ -94,7 +94,7 @@ fn with_surge_replacements_start_before_old_tasks_stop() {
     let services = [service("w", "w:2", 2, 200)];
     let old = [task("w-1", "w", "w:1"), task("w-2", "w", "w:1")];
     assert_eq!(
-        reconcile(&services, &old),
+        reconcile(&services, &old, &BTreeSet::new()),
         vec![start("w", "w:2"), start("w", "w:2")]
     );
     let mixed = [
@@ -104,7 +104,7 @@ fn with_surge_replacements_start_before_old_tasks_stop() {
         task("w-4", "w", "w:2"),
     ];
     assert_eq!(
-        reconcile(&services, &mixed),
+        reconcile(&services, &mixed, &BTreeSet::new()),
         vec![
             stop("w-1", StopReason::Replaced),
             stop("w-2", StopReason::Replaced)
@@ -116,8 +116,46 @@ fn with_surge_replacements_start_before_old_tasks_stop() {
         task("w-3", "w", "w:2"),
     ];
     assert_eq!(
-        reconcile(&services, &half),
+        reconcile(&services, &half, &BTreeSet::new()),
         vec![start("w", "w:2"), stop("w-1", StopReason::Replaced)]
+    );
+}
+
+/// As in ECS, protected tasks are stopped neither by a deployment nor by a lower count: both wait.
+#[test]
+fn protected_tasks_are_neither_replaced_nor_scaled_in() {
+    let protected: BTreeSet<String> = ["w-1".to_owned(), "w-3".to_owned()].into();
+    let services = [service("w", "w:2", 2, 200)];
+    let mixed = [
+        task("w-1", "w", "w:1"),
+        task("w-2", "w", "w:1"),
+        task("w-3", "w", "w:2"),
+        task("w-4", "w", "w:2"),
+    ];
+    assert_eq!(
+        reconcile(&services, &mixed, &protected),
+        vec![stop("w-2", StopReason::Replaced)],
+        "the deployment stops only the unprotected old task; w-1 runs until it exits or loses protection"
+    );
+    let services = [service("w", "w:2", 1, 200)];
+    let current = [
+        task("w-3", "w", "w:2"),
+        task("w-4", "w", "w:2"),
+        task("w-5", "w", "w:2"),
+    ];
+    assert_eq!(
+        reconcile(&services, &current, &protected),
+        vec![
+            stop("w-5", StopReason::ScaleIn),
+            stop("w-4", StopReason::ScaleIn)
+        ],
+        "scale-in takes unprotected tasks only"
+    );
+    let all: BTreeSet<String> = ["w-3", "w-4", "w-5"].map(String::from).into();
+    assert_eq!(
+        reconcile(&services, &current, &all),
+        vec![],
+        "every task protected: the count waits"
     );
 }
 
