@@ -576,7 +576,7 @@ async fn rollback_returns_to_the_previous_deploy_with_its_own_files_and_a_deploy
         &desired,
         &trino_ecs_core::plan::RollbackTarget::Previous,
         &DeployOptions::default(),
-        None,
+        &mut deploy::Rollout::default(),
         &mut |plan| {
             shown = plan.to_string();
             true

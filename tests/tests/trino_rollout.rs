@@ -1,16 +1,21 @@
-//! Deploys that kill no query, judged by the real local cluster: `cargo xtask deploy` of a worker-only change,
-//! pointed at the ECS facade in front of the emulator (the runner answers the task calls from its real Trino
-//! tasks and honours task protection as ECS does), rolls the workers with draining while a query reads from
-//! them.
+//! Deploys that kill no query, judged by the real local cluster: `cargo xtask deploy`, pointed at the ECS facade
+//! in front of the emulator (the runner answers the task calls from its real Trino tasks and honours task
+//! protection as ECS does), while a query reads from the cluster.
 //!
-//! This target changes the shared cluster (its workers move to a new revision), so it is its own test binary:
-//! cargo runs test binaries one after another, never beside the `trino_cluster` tests.
+//! These tests change the shared cluster (its services move to new revisions), so they are their own test
+//! binary (cargo runs test binaries one after another, never beside the `trino_cluster` tests) and take turns
+//! within it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lake_tests::trino::{client_builder, local_config_path, ops_client, run, trino_url, xtask_bin};
-use tokio::io::AsyncBufReadExt as _;
+use lake_tests::trino::{
+    client_builder, count, local_config_path, ops_client, run, strings, trino_url, xtask, xtask_bin,
+};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+
+/// One cluster change at a time, each from the config the last one deployed (the effective config at first).
+static SERIAL: tokio::sync::Mutex<Option<String>> = tokio::sync::Mutex::const_new(None);
 
 /// The facade's URL, from `LAKE_ECS_FACADE_URL`.
 fn facade_url() -> String {
@@ -25,28 +30,47 @@ fn facade_url() -> String {
         })
 }
 
-/// The shared lake's effective config with the facade as the AWS endpoint and `workers.cpu` raised: a change
-/// that only the worker task definition sees (the runner does not enforce cpu, Fargate would).
-fn worker_change_config() -> PathBuf {
-    let text = std::fs::read_to_string(local_config_path()).unwrap();
+/// The deployed config (`deployed`, else the shared lake's effective one) with the facade as the AWS endpoint
+/// and `cluster.<role>.cpu` toggled between 512 and 1024: a change only that role's task definition sees (the
+/// runner does not enforce cpu, Fargate would), written beside the effective config so relative paths still
+/// resolve. Returns its path and text.
+fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String) {
+    let text = deployed
+        .clone()
+        .unwrap_or_else(|| std::fs::read_to_string(local_config_path()).unwrap());
     let mut doc: toml::Table = text.parse().unwrap();
     doc["aws"]
         .as_table_mut()
         .unwrap()
         .insert("endpoint_url".into(), facade_url().into());
-    let workers = doc["cluster"]["workers"].as_table_mut().unwrap();
-    let cpu = workers["cpu"].as_integer().unwrap();
-    workers.insert(
+    let table = doc["cluster"][role].as_table_mut().unwrap();
+    let cpu = table["cpu"].as_integer().unwrap();
+    table.insert(
         "cpu".into(),
         toml::Value::Integer(if cpu == 1024 { 512 } else { 1024 }),
     );
-    // Beside the effective config, so any relative path in it still resolves.
-    let path = local_config_path().with_file_name("rollout.toml");
-    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
-    path
+    let path = local_config_path().with_file_name(format!("change-{role}.toml"));
+    let text = toml::to_string(&doc).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    (path, text)
 }
 
-/// A timeline of what happened, for the failure message and the closing note.
+/// The plan's change lines (`+`, `~`, `-`), each of which must name `role`'s resources.
+async fn assert_plan_touches_only(config: &PathBuf, role: &str) {
+    let plan = xtask(config, &["plan"]).await.expect_success();
+    let changes: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("+ ") || l.starts_with("~ ") || l.starts_with("- "))
+        .collect();
+    assert!(
+        !changes.is_empty() && changes.iter().all(|l| l.contains(&format!("-{role}"))),
+        "a {role} cpu change touches the {role} only:\n{}",
+        plan.stdout
+    );
+}
+
+/// A timeline of what happened, for the failure messages and the record.
 #[derive(Default)]
 struct Timeline {
     started: Option<Instant>,
@@ -64,6 +88,101 @@ impl Timeline {
     }
 }
 
+/// A `cargo xtask deploy --yes --coordinator URL` running as a user runs it, its output read line by line.
+struct Deploy {
+    child: tokio::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    output: Vec<String>,
+}
+
+impl Deploy {
+    fn spawn(config: &PathBuf) -> Self {
+        let mut child = tokio::process::Command::new(xtask_bin())
+            .arg("-c")
+            .arg(config)
+            .args([
+                "deploy",
+                "--yes",
+                "--drain-timeout",
+                "600",
+                "--coordinator-wait",
+                "300",
+                "--coordinator",
+                &trino_url(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            output: Vec::new(),
+        }
+    }
+
+    /// The lines printed since the last call; progress lines go on the timeline.
+    fn new_lines(&mut self, timeline: &mut Timeline) -> Vec<String> {
+        let mut new = Vec::new();
+        while let Ok(line) = self.lines.try_recv() {
+            if line.starts_with("  workers:")
+                || line.starts_with("  coordinator:")
+                || line.contains("applied")
+            {
+                timeline.at(format!("deploy: {}", line.trim()));
+            }
+            self.output.push(line.clone());
+            new.push(line);
+        }
+        new
+    }
+
+    /// Waits for the deploy to end and returns its whole story; panics with it unless it succeeded.
+    async fn finish(mut self, timeline: &mut Timeline, record: &str) -> String {
+        let status = tokio::time::timeout(Duration::from_secs(600), self.child.wait())
+            .await
+            .expect("the deploy finished within 600 s")
+            .unwrap();
+        while let Some(line) = self.lines.recv().await {
+            if line.starts_with("  workers:")
+                || line.starts_with("  coordinator:")
+                || line.contains("applied")
+            {
+                timeline.at(format!("deploy: {}", line.trim()));
+            }
+            self.output.push(line);
+        }
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
+        timeline.at(format!("deploy exited: {status}"));
+        let story = format!(
+            "timeline:\n{}\ndeploy stdout:\n{}\nstderr:\n{stderr}",
+            timeline.lines.join("\n"),
+            self.output.join("\n")
+        );
+        eprintln!("{story}");
+        // Kept for the record (the README quotes them): target/lake-local/<range>/<record>.
+        let _ = std::fs::write(local_config_path().with_file_name(record), &story);
+        assert!(status.success(), "{story}");
+        story
+    }
+}
+
 async fn workers_in(state: &str) -> Vec<String> {
     let rows = run(
         &ops_client(),
@@ -72,103 +191,84 @@ async fn workers_in(state: &str) -> Vec<String> {
         ),
     )
     .await;
-    lake_tests::trino::strings(&rows, 0)
+    strings(&rows, 0)
 }
 
-async fn active_workers() -> Vec<String> {
-    workers_in("active").await
+/// A query whose result is far larger than Trino's buffers, to be read slowly: its tasks stay running on the
+/// workers (their output is not consumed) for as long as the test holds it.
+async fn slow_query(sql: &str) -> (trino_client::QueryStream, usize) {
+    let client = client_builder("analyst").buffered_pages(2).build().unwrap();
+    let mut stream = client.execute(sql).await.unwrap();
+    let first = stream.next_batch().await.expect("a first batch").unwrap();
+    (stream, first.len())
+}
+
+async fn read_rest(stream: &mut trino_client::QueryStream, timeline: &Timeline) -> usize {
+    let mut rows = 0;
+    while let Some(batch) = stream.next_batch().await {
+        rows += batch
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the query failed during the deploy: {e}\n{}",
+                    timeline.lines.join("\n")
+                )
+            })
+            .len();
+    }
+    rows
+}
+
+fn runner_log() -> PathBuf {
+    local_config_path().with_file_name("runner.log")
+}
+
+fn log_len() -> usize {
+    std::fs::metadata(runner_log()).map_or(0, |m| m.len() as usize)
+}
+
+fn log_since(from: usize) -> String {
+    let log = std::fs::read_to_string(runner_log()).unwrap();
+    log[from.min(log.len())..].to_owned()
 }
 
 #[tokio::test]
 async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_survives() {
-    let config = worker_change_config();
-    let runner_log = local_config_path().with_file_name("runner.log");
-    let log_before = std::fs::metadata(&runner_log).map_or(0, |m| m.len() as usize);
+    let mut deployed = SERIAL.lock().await;
+    let (config, text) = cpu_change_config(&deployed, "workers");
+    let log_before = log_len();
     let mut timeline = Timeline::default();
     timeline.at("start");
-    let before = active_workers().await;
+    let before = workers_in("active").await;
     assert_eq!(
         before.len(),
         2,
         "the shared lake runs two workers: {before:?}"
     );
+    assert_plan_touches_only(&config, "worker").await;
 
-    // The plan: only the worker family and the worker service change.
-    let plan = lake_tests::trino::xtask(&config, &["plan"])
-        .await
-        .expect_success();
-    let changes: Vec<&str> = plan
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("+ ") || l.starts_with("~ ") || l.starts_with("- "))
-        .collect();
-    assert!(
-        !changes.is_empty() && changes.iter().all(|l| l.contains("-worker")),
-        "a workers.cpu change touches the workers only:\n{}",
-        plan.stdout
-    );
-
-    // A query whose result is far larger than the buffers, read slowly: its tasks stay running on the workers
-    // (their output is not consumed) for as long as this test holds it.
-    let client = client_builder("analyst").buffered_pages(2).build().unwrap();
-    let mut stream = client
-        .execute("SELECT orderkey, comment FROM tpch.sf1.lineitem")
-        .await
-        .unwrap();
-    let mut rows = 0usize;
-    let first = stream.next_batch().await.expect("a first batch").unwrap();
-    rows += first.len();
+    let (mut stream, mut rows) =
+        slow_query("SELECT orderkey, comment FROM tpch.sf1.lineitem").await;
     timeline.at(format!("query {} reading (slowly)", stream.query_id()));
-
-    // The deploy, as a user runs it, with the coordinator given so the least busy workers drain first.
-    let mut deploy = tokio::process::Command::new(xtask_bin())
-        .arg("-c")
-        .arg(&config)
-        .args([
-            "deploy",
-            "--yes",
-            "--drain-timeout",
-            "600",
-            "--coordinator",
-            &trino_url(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = tokio::io::BufReader::new(deploy.stdout.take().unwrap()).lines();
-    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = out.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut deploy = Deploy::spawn(&config);
     timeline.at("deploy started");
 
     // Read slowly until a worker has been asked to drain and has had time to exit if it did not wait for us.
-    let mut output = Vec::new();
     let mut drain_requested: Option<Instant> = None;
     let hold = Duration::from_secs(30);
     let deadline = Instant::now() + Duration::from_secs(420);
-    loop {
-        while let Ok(line) = lines.try_recv() {
-            if line.contains("SHUTTING_DOWN requested") && drain_requested.is_none() {
-                drain_requested = Some(Instant::now());
-            }
-            if line.contains("workers:") || line.contains("applied") {
-                timeline.at(format!("deploy: {}", line.trim()));
-            }
-            output.push(line);
-        }
-        if drain_requested.is_some_and(|at| at.elapsed() >= hold) {
-            break;
+    while !drain_requested.is_some_and(|at| at.elapsed() >= hold) {
+        if drain_requested.is_none()
+            && deploy
+                .new_lines(&mut timeline)
+                .iter()
+                .any(|l| l.contains("SHUTTING_DOWN requested"))
+        {
+            drain_requested = Some(Instant::now());
         }
         assert!(
             Instant::now() < deadline,
             "no worker was drained within 420 s; deploy said:\n{}",
-            output.join("\n")
+            deploy.output.join("\n")
         );
         match stream.next_batch().await {
             Some(batch) => {
@@ -191,66 +291,27 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
         "held the query {} s after the first drain request ({rows} rows read)",
         hold.as_secs()
     ));
-    let waiting = active_workers().await;
+    let waiting = workers_in("active").await;
     let draining = workers_in("shutting_down").await;
     timeline.at(format!(
         "workers active {waiting:?}, shutting down (waiting for the query) {draining:?}"
     ));
 
     // Now read the rest at full speed: the old workers' tasks finish, and only then may they exit.
-    while let Some(batch) = stream.next_batch().await {
-        rows += batch
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the query failed during the rollout: {e}\n{}",
-                    timeline.lines.join("\n")
-                )
-            })
-            .len();
-    }
+    rows += read_rest(&mut stream, &timeline).await;
     timeline.at(format!("query finished: {rows} rows"));
     assert_eq!(rows, 6_001_215, "every row of tpch.sf1.lineitem arrived");
 
-    let status = tokio::time::timeout(Duration::from_secs(300), deploy.wait())
-        .await
-        .expect("the deploy finished within 300 s of the query")
-        .unwrap();
-    while let Some(line) = lines.recv().await {
-        if line.contains("workers:") || line.contains("applied") {
-            timeline.at(format!("deploy: {}", line.trim()));
-        }
-        output.push(line);
-    }
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt as _;
-    deploy
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    timeline.at(format!("deploy exited: {status}"));
-    let story = format!(
-        "timeline:\n{}\ndeploy stdout:\n{}\nstderr:\n{stderr}",
-        timeline.lines.join("\n"),
-        output.join("\n")
-    );
-    eprintln!("{story}");
-    // Kept for the record (the README quotes it): target/lake-local/<range>/rollout-timeline.txt.
-    let _ = std::fs::write(
-        local_config_path().with_file_name("rollout-timeline.txt"),
-        &story,
-    );
-    assert!(status.success(), "{story}");
-
-    let output = output.join("\n");
+    let story = deploy
+        .finish(&mut timeline, "worker-rollout-timeline.txt")
+        .await;
+    *deployed = Some(text);
     assert!(
-        output.contains("protected 2 running worker(s)"),
+        story.contains("protected 2 running worker(s)"),
         "the old workers were protected before the service moved\n{story}"
     );
     assert_eq!(
-        output.matches("exited: drained").count(),
+        story.matches("exited: drained").count(),
         2,
         "both old workers drained and exited by themselves\n{story}"
     );
@@ -263,16 +324,14 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
         "an old worker was SHUTTING_DOWN and still there {} s after the drain request, waiting for the query: {draining:?}\n{story}",
         hold.as_secs()
     );
-    let after = active_workers().await;
+    let after = workers_in("active").await;
     assert_eq!(after.len(), 2, "{after:?}\n{story}");
     assert!(
         after.iter().all(|n| !before.contains(n)),
         "both workers were replaced: before {before:?}, after {after:?}\n{story}"
     );
-
     // The runner log says how each old worker ended: by itself, never stopped by the deployment.
-    let log = std::fs::read_to_string(&runner_log).unwrap();
-    let log = &log[log_before.min(log.len())..];
+    let log = log_since(log_before);
     assert!(
         !log.lines()
             .any(|l| l.contains("-worker-") && l.contains("stopped (task definition replaced)")),
@@ -280,8 +339,91 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
     );
 
     // A second deploy of the same config changes nothing and finds no rollout left to finish.
-    let again = lake_tests::trino::xtask(&config, &["deploy", "--yes"])
-        .await
-        .expect_success();
+    let again = xtask(&config, &["deploy", "--yes"]).await.expect_success();
     assert!(!again.stdout.contains("SHUTTING_DOWN"), "{}", again.stdout);
+}
+
+#[tokio::test]
+async fn a_coordinator_change_waits_for_the_running_query_and_measures_the_outage() {
+    let mut deployed = SERIAL.lock().await;
+    let (config, text) = cpu_change_config(&deployed, "coordinator");
+    let log_before = log_len();
+    let mut timeline = Timeline::default();
+    timeline.at("start");
+    assert_plan_touches_only(&config, "coordinator").await;
+
+    let (mut stream, mut rows) = slow_query("SELECT orderkey, comment FROM tpch.sf1.orders").await;
+    let query = stream.query_id();
+    timeline.at(format!("query {query} reading (slowly)"));
+    let mut deploy = Deploy::spawn(&config);
+    timeline.at("deploy started");
+
+    // The deploy waits for our query before it changes anything.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut waited: Option<Instant> = None;
+    while !waited.is_some_and(|at| at.elapsed() >= Duration::from_secs(10)) {
+        let new = deploy.new_lines(&mut timeline);
+        assert!(
+            !new.iter().any(|l| l.trim_start().starts_with("[1] ")),
+            "nothing is applied while the query runs:\n{}",
+            deploy.output.join("\n")
+        );
+        if waited.is_none()
+            && new
+                .iter()
+                .any(|l| l.contains("waiting for 1 running query") && l.contains(&query))
+        {
+            waited = Some(Instant::now());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deploy did not wait for the running query {query}:\n{}",
+            deploy.output.join("\n")
+        );
+        if let Some(batch) = stream.next_batch().await {
+            rows += batch.unwrap().len();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        !deploy
+            .new_lines(&mut timeline)
+            .iter()
+            .any(|l| l.trim_start().starts_with("[1] ")),
+        "nothing was applied while the query ran:\n{}",
+        deploy.output.join("\n")
+    );
+    timeline.at("the deploy waited 10 s for the query, applying nothing");
+    rows += read_rest(&mut stream, &timeline).await;
+    timeline.at(format!("query finished: {rows} rows"));
+    assert_eq!(rows, 1_500_000, "every row of tpch.sf1.orders arrived");
+
+    let story = deploy
+        .finish(&mut timeline, "coordinator-restart-timeline.txt")
+        .await;
+    *deployed = Some(text);
+    let outage = story
+        .lines()
+        .find(|l| l.contains("coordinator unavailable for"))
+        .unwrap_or_else(|| panic!("the deploy measured the outage\n{story}"));
+    let seconds: f64 = outage
+        .split("unavailable for ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a figure in {outage:?}"));
+    assert!(seconds > 0.0 && seconds < 600.0, "{outage}\n{story}");
+    let log = log_since(log_before);
+    assert!(
+        log.lines().any(
+            |l| l.contains("-coordinator-") && l.contains("stopped (task definition replaced)")
+        ),
+        "the runner replaced the coordinator:\n{log}\n{story}"
+    );
+    // The cluster serves again: the new coordinator sees both workers and runs queries.
+    assert_eq!(
+        count(&ops_client(), "SELECT count(*) FROM tpch.tiny.nation").await,
+        25
+    );
+    assert_eq!(workers_in("active").await.len(), 2, "{story}");
 }

@@ -9,6 +9,7 @@ use crate::aws::AwsCluster;
 use crate::drain::Drainer;
 use crate::error::{Error, Result};
 use crate::lease::Holder;
+use crate::live;
 use crate::model::Desired;
 use crate::plan::{self, Action, Change, Observed, Plan, RollbackTarget};
 
@@ -62,20 +63,89 @@ pub struct WorkerRollout<'a> {
     /// The drainer over the worker service.
     pub drainer: Drainer<'a>,
     /// Progress lines of the rollout.
-    pub progress: &'a mut (dyn FnMut(&str) + Send),
+    pub progress: Box<dyn FnMut(&str) + Send + 'a>,
 }
 
-impl WorkerRollout<'_> {
-    /// Whether `plan` moves the (existing) worker service to another revision or deployment.
-    fn moves_workers(&self, plan: &Plan) -> bool {
-        let name = self.drainer.service_name();
-        plan.actions.iter().any(|a| match a {
-            Action::PutService { spec, change, .. } => {
-                spec.name == name && !matches!(change, Change::Create)
+/// How a deploy replaces the coordinator. Trino cannot drain a coordinator (it refuses `SHUTTING_DOWN`), and
+/// ECS stops the old one before it starts the new one (two coordinators never serve the alias), so the
+/// replacement ends every query the coordinator runs. A deploy given this waits, before it changes anything,
+/// until no user query runs (within `wait`; past it nothing is applied), then applies, and measures how long
+/// no coordinator served (see [`live::watch_restart`]), which it reports through `progress`.
+pub struct CoordinatorRestart<'a> {
+    /// The coordinator service's name.
+    pub service: String,
+    /// The ops user's client of a stable coordinator address (the analysts' endpoint or the Service Connect
+    /// alias; a task's own address goes away with the task). Give it no retries, so an outage shows at once.
+    pub client: trino_client::Client,
+    /// How long to wait for the running queries to finish.
+    pub wait: Duration,
+    /// How long the new coordinator may take to serve.
+    pub serve_timeout: Duration,
+    /// Poll interval.
+    pub poll: Duration,
+    /// Progress lines.
+    pub progress: Box<dyn FnMut(&str) + Send + 'a>,
+    /// The outage the last deploy measured.
+    pub outage: Option<live::Outage>,
+}
+
+/// What a deploy does besides applying the plan: how it rolls the workers and replaces the coordinator.
+/// The default does neither (ECS's own rolling deployments).
+#[derive(Default)]
+pub struct Rollout<'a> {
+    /// Worker rollout with draining.
+    pub workers: Option<WorkerRollout<'a>>,
+    /// Coordinator replacement that waits for running queries and measures the outage.
+    pub coordinator: Option<CoordinatorRestart<'a>>,
+}
+
+/// Whether `plan` moves the existing service `name` to another revision or deployment.
+fn moves(plan: &Plan, name: &str) -> bool {
+    plan.actions.iter().any(|a| match a {
+        Action::PutService { spec, change, .. } => {
+            spec.name == name && !matches!(change, Change::Create)
+        }
+        Action::RollBackService { service, .. } => service == name,
+        _ => false,
+    })
+}
+
+impl CoordinatorRestart<'_> {
+    /// Waits until no user query runs on the coordinator, or fails (nothing applied yet) after `wait`.
+    async fn quiesce(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut last = usize::MAX;
+        loop {
+            let running = live::running_queries(&self.client).await?;
+            if running.is_empty() {
+                (self.progress)("no query runs: replacing the coordinator");
+                return Ok(());
             }
-            Action::RollBackService { service, .. } => service == name,
-            _ => false,
-        })
+            if running.len() != last {
+                let ids: Vec<String> = running
+                    .iter()
+                    .map(|q| format!("{} ({}, {})", q.id, q.user, q.state))
+                    .collect();
+                (self.progress)(&format!(
+                    "waiting for {} running quer{} to finish before the coordinator is replaced: {}",
+                    running.len(),
+                    if running.len() == 1 { "y" } else { "ies" },
+                    ids.join(", ")
+                ));
+                last = running.len();
+            }
+            if started.elapsed() >= self.wait {
+                return Err(Error::Timeout {
+                    what: format!(
+                        "{} running quer{} to finish before replacing the coordinator (Trino cannot drain a coordinator: replacing it ends its queries); nothing was applied: deploy again when the cluster is quieter, or raise --coordinator-wait",
+                        running.len(),
+                        if running.len() == 1 { "y" } else { "ies" }
+                    ),
+                    seconds: self.wait.as_secs(),
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
     }
 }
 
@@ -88,24 +158,34 @@ pub async fn deploy(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
-    deploy_with_catalogs(aws, desired, options, None, None, confirm, progress).await
+    deploy_with_catalogs(
+        aws,
+        desired,
+        options,
+        None,
+        &mut Rollout::default(),
+        confirm,
+        progress,
+    )
+    .await
 }
 
 /// [`deploy`] that also publishes `catalogs` under the lock, after the re-plan was confirmed and before the
-/// first change (a declined or empty plan publishes nothing), and rolls the workers with `workers` (draining,
-/// see [`WorkerRollout`]) instead of leaving it to ECS, which stops old workers with SIGTERM.
+/// first change (a declined or empty plan publishes nothing), and rolls the services as `rollout` says (workers
+/// with draining instead of ECS's SIGTERM, see [`WorkerRollout`]; the coordinator once no query runs, see
+/// [`CoordinatorRestart`]).
 pub async fn deploy_with_catalogs(
     aws: &AwsCluster,
     desired: &Desired,
     options: &DeployOptions,
     catalogs: Option<&CatalogPublication<'_>>,
-    workers: Option<&mut WorkerRollout<'_>>,
+    rollout: &mut Rollout<'_>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let make = |observed: &Observed| Ok(plan::plan(desired, observed));
     locked(
-        aws, desired, options, &make, catalogs, workers, confirm, progress,
+        aws, desired, options, &make, catalogs, rollout, confirm, progress,
     )
     .await
 }
@@ -123,26 +203,27 @@ pub async fn plan_rollback(
 /// Moves the services back to `target` (retained revisions, which read their own files) under the deploy
 /// lock, like [`deploy`]: the plan is confirmed first, and again if it changed while waiting for the lock.
 /// It works after a deploy died midway: the revisions that deploy registered are simply newer ones. With
-/// `workers`, the workers roll back with draining, as in [`deploy_with_catalogs`].
+/// `rollout`, the services roll back as in [`deploy_with_catalogs`].
 pub async fn rollback(
     aws: &AwsCluster,
     desired: &Desired,
     target: &RollbackTarget,
     options: &DeployOptions,
-    workers: Option<&mut WorkerRollout<'_>>,
+    rollout: &mut Rollout<'_>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let make = |observed: &Observed| plan::rollback(desired, observed, target);
     locked(
-        aws, desired, options, &make, None, workers, confirm, progress,
+        aws, desired, options, &make, None, rollout, confirm, progress,
     )
     .await
 }
 
 /// Plans with `make`, asks `confirm` (skipped when the plan is empty), takes the lock, plans again under it
-/// (confirming again a plan that changed), publishes `catalogs`, protects the workers when the plan moves
-/// them, applies, releases the lock and finishes the worker rollout.
+/// (confirming again a plan that changed), waits for running queries when the plan replaces the coordinator,
+/// publishes `catalogs`, protects the workers when the plan moves them, applies, releases the lock, measures
+/// the coordinator's outage and finishes the worker rollout.
 #[allow(clippy::too_many_arguments)]
 async fn locked(
     aws: &AwsCluster,
@@ -150,15 +231,15 @@ async fn locked(
     options: &DeployOptions,
     make: &(dyn Fn(&Observed) -> Result<Plan> + Sync),
     catalogs: Option<&CatalogPublication<'_>>,
-    mut workers: Option<&mut WorkerRollout<'_>>,
+    rollout: &mut Rollout<'_>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     progress: &mut (dyn FnMut(&Action) + Send),
 ) -> Result<Option<Plan>> {
     let first = make(&aws.observe(desired).await?)?;
     if first.is_empty() {
         // Nothing to change, but a rollout an earlier deploy left unfinished is finished.
-        if let Some(w) = workers {
-            w.drainer.finish_rollout(w.progress).await?;
+        if let Some(w) = rollout.workers.as_mut() {
+            w.drainer.finish_rollout(&mut *w.progress).await?;
         }
         return Ok(Some(first));
     }
@@ -191,6 +272,14 @@ async fn locked(
         if !plan.is_empty() && plan != first && !confirm(&plan) {
             return Ok(None);
         }
+        if let Some(c) = rollout
+            .coordinator
+            .as_mut()
+            .filter(|c| moves(&plan, &c.service))
+        {
+            // Before anything is written: a deploy that cannot wait them out changes nothing.
+            c.quiesce().await?;
+        }
         if let Some(publication) = catalogs.filter(|_| !plan.is_empty()) {
             for (name, spec, secrets) in &publication.catalogs {
                 publication
@@ -203,9 +292,13 @@ async fn locked(
                     })?;
             }
         }
-        if let Some(w) = workers.as_deref_mut().filter(|w| w.moves_workers(&plan)) {
+        if let Some(w) = rollout
+            .workers
+            .as_mut()
+            .filter(|w| moves(&plan, w.drainer.service_name()))
+        {
             // Before ECS starts the deployment: it may then stop none of the running workers itself.
-            w.drainer.protect_for_rollout(w.progress).await?;
+            w.drainer.protect_for_rollout(&mut *w.progress).await?;
         }
         let deploy_id = crate::model::deploy_id(chrono::Utc::now());
         aws.apply(desired, &plan, &observed, &deploy_id, progress)
@@ -218,8 +311,20 @@ async fn locked(
     released?;
     // Outside the lock: draining takes as long as the longest query, and a concurrent deploy's rollout only
     // drains the same older workers.
-    if let (Some(w), Some(_)) = (workers, &plan) {
-        w.drainer.finish_rollout(w.progress).await?;
+    if let Some(plan) = &plan {
+        if let Some(c) = rollout
+            .coordinator
+            .as_mut()
+            .filter(|c| moves(plan, &c.service))
+        {
+            let outage =
+                live::watch_restart(&c.client, c.poll, c.serve_timeout, &mut *c.progress).await?;
+            (c.progress)(&outage.to_string());
+            c.outage = Some(outage);
+        }
+        if let Some(w) = rollout.workers.as_mut() {
+            w.drainer.finish_rollout(&mut *w.progress).await?;
+        }
     }
     Ok(plan)
 }

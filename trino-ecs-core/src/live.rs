@@ -248,3 +248,113 @@ mod tests {
         );
     }
 }
+
+/// A query that has not finished, as `system.runtime.queries` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningQuery {
+    /// The query id.
+    pub id: String,
+    /// Who runs it.
+    pub user: String,
+    /// Its state (`RUNNING`, `QUEUED`, ...).
+    pub state: String,
+}
+
+/// The statement [`running_queries`] runs: every unfinished query except the ops user's own (this one, the drain
+/// loop's metric and load queries), which the tool runs itself and which end in moments.
+pub fn running_queries_sql() -> String {
+    format!(
+        "SELECT query_id, \"user\", state FROM system.runtime.queries \
+         WHERE state NOT IN ('FINISHED', 'FAILED') AND \"user\" <> {} ORDER BY created",
+        literal(crate::render::OPS_USER)
+    )
+}
+
+/// The users' unfinished queries on the coordinator.
+pub async fn running_queries(client: &trino_client::Client) -> Result<Vec<RunningQuery>> {
+    let result = client
+        .fetch_all(&running_queries_sql())
+        .await
+        .map_err(|e| Error::Trino {
+            node: "coordinator".into(),
+            reason: format!("listing running queries: {e}"),
+        })?;
+    let text = |v: Option<&trino_client::Value>| match v {
+        Some(trino_client::Value::Varchar(s)) => s.clone(),
+        other => format!("{other:?}"),
+    };
+    Ok(result
+        .rows
+        .iter()
+        .map(|row| RunningQuery {
+            id: text(row.get(0)),
+            user: text(row.get(1)),
+            state: text(row.get(2)),
+        })
+        .collect())
+}
+
+/// How long a restarted coordinator did not serve, as [`watch_restart`] measured it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// From the start of the watch to the first request the old coordinator no longer answered.
+    pub down_after: std::time::Duration,
+    /// From that request to the first query the new coordinator ran with a worker active.
+    pub unavailable: std::time::Duration,
+    /// Active workers when it served again.
+    pub workers: i64,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "coordinator unavailable for {:.1} s (stopped {:.1} s into the rollout; serving again with {} active worker(s))",
+            self.unavailable.as_secs_f64(),
+            self.down_after.as_secs_f64(),
+            self.workers
+        )
+    }
+}
+
+/// Watches a coordinator that is being replaced, probing `client` (which must reach whichever coordinator
+/// serves, e.g. the analysts' endpoint or the Service Connect alias) every `poll`: the old one answering, then
+/// nothing answering, then the new one running a query with at least one active worker. Fails after `timeout`.
+pub async fn watch_restart(
+    client: &trino_client::Client,
+    poll: std::time::Duration,
+    timeout: std::time::Duration,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Outage> {
+    let started = std::time::Instant::now();
+    let mut down: Option<std::time::Instant> = None;
+    loop {
+        let probe = active_workers(client).await;
+        match (&probe, down) {
+            (Err(_), None) => {
+                down = Some(std::time::Instant::now());
+                progress("the old coordinator stopped answering");
+            }
+            (Ok(workers), Some(at)) if *workers > 0 => {
+                return Ok(Outage {
+                    down_after: at - started,
+                    unavailable: at.elapsed(),
+                    workers: *workers,
+                });
+            }
+            _ => {}
+        }
+        if started.elapsed() >= timeout {
+            return Err(Error::Timeout {
+                what: if down.is_none() {
+                    "the old coordinator to stop (ECS replaces it once the deployment starts)"
+                        .to_owned()
+                } else {
+                    "the new coordinator to serve with an active worker".to_owned()
+                },
+                seconds: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::model::{AlarmSpec, Desired, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec, Tier};
+use crate::render::Role;
 
 /// A parameter as read from SSM.
 #[derive(Clone, PartialEq, Eq)]
@@ -768,6 +769,21 @@ fn show_value(value: &ParamValue) -> String {
 }
 
 /// What the plan says about a parameter's tier: nothing for the free Standard tier it stays in.
+/// What replacing a service's tasks means for the queries they run.
+fn role_note(f: &mut fmt::Formatter<'_>, role: Role) -> fmt::Result {
+    match role {
+        Role::Coordinator => writeln!(
+            f,
+            "    replaces the one coordinator: Trino cannot drain it, so the queries it runs end \
+             (deploy --coordinator URL waits until none runs, then measures the outage)"
+        ),
+        Role::Worker => writeln!(
+            f,
+            "    old workers drain: each finishes its queries and exits once a replacement is active"
+        ),
+    }
+}
+
 fn tier_note(tier: Tier, old: Option<Tier>) -> String {
     match (old, tier) {
         (Some(Tier::Advanced), Tier::Standard) => {
@@ -906,24 +922,30 @@ impl fmt::Display for Plan {
                     spec,
                     hash,
                     change: Change::Update(old),
-                } => writeln!(
-                    f,
-                    "~ service {}: rolling deployment (content {} -> {hash})",
-                    spec.name,
-                    old.as_deref().unwrap_or("untagged")
-                )?,
+                } => {
+                    writeln!(
+                        f,
+                        "~ service {}: rolling deployment (content {} -> {hash})",
+                        spec.name,
+                        old.as_deref().unwrap_or("untagged")
+                    )?;
+                    role_note(f, spec.role)?;
+                }
                 Action::PutService {
                     spec,
                     change: Change::RolledBack { running },
                     ..
-                } => writeln!(
-                    f,
-                    "~ service {}: runs {}, rolled back from the config's revision; rolling deployment to the \
-                     newest {} revision",
-                    spec.name,
-                    revision_name(running),
-                    spec.task_family
-                )?,
+                } => {
+                    writeln!(
+                        f,
+                        "~ service {}: runs {}, rolled back from the config's revision; rolling deployment to \
+                         the newest {} revision",
+                        spec.name,
+                        revision_name(running),
+                        spec.task_family
+                    )?;
+                    role_note(f, spec.role)?;
+                }
                 Action::RollBackService {
                     service,
                     from,

@@ -37,6 +37,10 @@ pub struct ApplyArgs {
     /// the holder and asks, unless `--yes`. A holder that died on this machine is detected without it.
     #[arg(long)]
     pub force_unlock: bool,
+    /// With --coordinator, wait up to this many seconds for the running queries to finish before a change that
+    /// replaces the coordinator (Trino cannot drain one); past it nothing is applied.
+    #[arg(long, default_value_t = 600)]
+    pub coordinator_wait: u64,
     #[command(flatten)]
     pub drain: DrainArgs,
 }
@@ -315,6 +319,49 @@ fn rollout_line(line: &str) {
     outln!("  workers: {line}");
 }
 
+/// A progress line of the coordinator's replacement.
+fn coordinator_line(line: &str) {
+    outln!("  coordinator: {line}");
+}
+
+/// How `deploy`/`rollback` roll the services: workers with draining, and with `--coordinator` the coordinator
+/// once no query runs, with its outage measured (without it, a coordinator change ends its queries, as the
+/// plan says).
+fn rollout<'a>(
+    config: &LakeConfig,
+    args: &ApplyArgs,
+    drainer: Drainer<'a>,
+) -> anyhow::Result<deploy::Rollout<'a>> {
+    let coordinator = match &args.drain.coordinator {
+        Some(url) => Some(deploy::CoordinatorRestart {
+            service: format!("{}-coordinator", config.cluster.name),
+            // No retries: the outage is measured by when requests fail and succeed again.
+            client: trino_client::Client::builder(url.as_str())
+                .user(trino_ecs_core::render::OPS_USER)
+                .retry(trino_client::RetryPolicy {
+                    max_attempts: 1,
+                    ..Default::default()
+                })
+                .connect_timeout(Duration::from_secs(2))
+                .request_timeout(Duration::from_secs(10))
+                .build()?,
+            wait: Duration::from_secs(args.coordinator_wait),
+            serve_timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(1),
+            progress: Box::new(coordinator_line),
+            outage: None,
+        }),
+        None => None,
+    };
+    Ok(deploy::Rollout {
+        workers: Some(deploy::WorkerRollout {
+            drainer,
+            progress: Box::new(rollout_line),
+        }),
+        coordinator,
+    })
+}
+
 async fn deploy_config(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
@@ -329,17 +376,14 @@ async fn deploy_config(
         catalogs: catalogs_to_publish(config)?,
     };
     let (fleet, nodes, options) = worker_drain(config, sdk, &args.drain, 10)?;
-    let mut rollout = deploy::WorkerRollout {
-        drainer: Drainer::new(&fleet, &nodes, options),
-        progress: &mut rollout_line,
-    };
+    let mut rollout = rollout(config, args, Drainer::new(&fleet, &nodes, options))?;
     let started = Instant::now();
     let applied = deploy::deploy_with_catalogs(
         &aws,
         &desired,
         &deploy_options(args.lock_wait),
         Some(&publication),
-        Some(&mut rollout),
+        &mut rollout,
         &mut confirmation(args.yes),
         &mut progress_lines(),
     )
@@ -451,17 +495,14 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()>
     }
     let target = trino_ecs_core::plan::RollbackTarget::parse(args.to.as_deref());
     let (fleet, nodes, options) = worker_drain(&config, &sdk, &apply.drain, 10)?;
-    let mut rollout = deploy::WorkerRollout {
-        drainer: Drainer::new(&fleet, &nodes, options),
-        progress: &mut rollout_line,
-    };
+    let mut rollout = rollout(&config, apply, Drainer::new(&fleet, &nodes, options))?;
     let started = Instant::now();
     let applied = deploy::rollback(
         &aws,
         &desired,
         &target,
         &deploy_options(apply.lock_wait),
-        Some(&mut rollout),
+        &mut rollout,
         &mut confirmation(apply.yes),
         &mut progress_lines(),
     )
@@ -693,6 +734,7 @@ pub async fn local_job(
             wait: 0,
             lock_wait: 0,
             force_unlock: false,
+            coordinator_wait: 600,
             drain: DrainArgs {
                 drain_timeout: 3600,
                 coordinator: None,
