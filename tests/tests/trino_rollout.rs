@@ -6,7 +6,7 @@
 //! binary (cargo runs test binaries one after another, never beside the `trino_cluster` tests) and take turns
 //! within it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lake_tests::trino::{
@@ -56,7 +56,7 @@ fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String)
 }
 
 /// The plan's change lines (`+`, `~`, `-`), each of which must name `role`'s resources.
-async fn assert_plan_touches_only(config: &PathBuf, role: &str) {
+async fn assert_plan_touches_only(config: &Path, role: &str) {
     let plan = xtask(config, &["plan"]).await.expect_success();
     let changes: Vec<&str> = plan
         .stdout
@@ -96,7 +96,7 @@ struct Deploy {
 }
 
 impl Deploy {
-    fn spawn(config: &PathBuf) -> Self {
+    fn spawn(config: &Path) -> Self {
         let mut child = tokio::process::Command::new(xtask_bin())
             .arg("-c")
             .arg(config)
@@ -256,7 +256,7 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
     let mut drain_requested: Option<Instant> = None;
     let hold = Duration::from_secs(30);
     let deadline = Instant::now() + Duration::from_secs(420);
-    while !drain_requested.is_some_and(|at| at.elapsed() >= hold) {
+    while drain_requested.is_none_or(|at| at.elapsed() < hold) {
         if drain_requested.is_none()
             && deploy
                 .new_lines(&mut timeline)
@@ -361,7 +361,7 @@ async fn a_coordinator_change_waits_for_the_running_query_and_measures_the_outag
     // The deploy waits for our query before it changes anything.
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut waited: Option<Instant> = None;
-    while !waited.is_some_and(|at| at.elapsed() >= Duration::from_secs(10)) {
+    while waited.is_none_or(|at| at.elapsed() < Duration::from_secs(10)) {
         let new = deploy.new_lines(&mut timeline);
         assert!(
             !new.iter().any(|l| l.trim_start().starts_with("[1] ")),
