@@ -74,25 +74,45 @@ async fn assert_plan_touches_only(config: &Path, role: &str) {
 #[derive(Default)]
 struct Timeline {
     started: Option<Instant>,
-    lines: Vec<String>,
+    lines: Vec<(Duration, String)>,
 }
 
 impl Timeline {
     fn at(&mut self, what: impl Into<String>) {
-        let started = *self.started.get_or_insert_with(Instant::now);
-        self.lines.push(format!(
-            "{:>6.1} s  {}",
-            started.elapsed().as_secs_f64(),
-            what.into()
-        ));
+        self.at_instant(Instant::now(), what);
+    }
+
+    fn at_instant(&mut self, at: Instant, what: impl Into<String>) {
+        let started = *self.started.get_or_insert(at);
+        self.lines
+            .push((at.saturating_duration_since(started), what.into()));
+    }
+
+    /// The events in the order they happened.
+    fn render(&self) -> String {
+        let mut lines = self.lines.clone();
+        lines.sort_by_key(|(at, _)| *at);
+        lines
+            .iter()
+            .map(|(at, what)| format!("{:>6.1} s  {what}", at.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 /// A `cargo xtask deploy --yes --coordinator URL` running as a user runs it, its output read line by line.
 struct Deploy {
     child: tokio::process::Child,
-    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Each line with when it was printed.
+    lines: tokio::sync::mpsc::UnboundedReceiver<(Instant, String)>,
     output: Vec<String>,
+}
+
+/// Whether a deploy line belongs on the timeline.
+fn progress_line(line: &str) -> bool {
+    line.starts_with("  workers:")
+        || line.starts_with("  coordinator:")
+        || line.starts_with("applied")
 }
 
 impl Deploy {
@@ -115,10 +135,10 @@ impl Deploy {
             .spawn()
             .unwrap();
         let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
         tokio::spawn(async move {
             while let Ok(Some(line)) = out.next_line().await {
-                if tx.send(line).is_err() {
+                if tx.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }
@@ -133,12 +153,9 @@ impl Deploy {
     /// The lines printed since the last call; progress lines go on the timeline.
     fn new_lines(&mut self, timeline: &mut Timeline) -> Vec<String> {
         let mut new = Vec::new();
-        while let Ok(line) = self.lines.try_recv() {
-            if line.starts_with("  workers:")
-                || line.starts_with("  coordinator:")
-                || line.contains("applied")
-            {
-                timeline.at(format!("deploy: {}", line.trim()));
+        while let Ok((at, line)) = self.lines.try_recv() {
+            if progress_line(&line) {
+                timeline.at_instant(at, format!("deploy: {}", line.trim()));
             }
             self.output.push(line.clone());
             new.push(line);
@@ -146,18 +163,16 @@ impl Deploy {
         new
     }
 
-    /// Waits for the deploy to end and returns its whole story; panics with it unless it succeeded.
-    async fn finish(mut self, timeline: &mut Timeline, record: &str) -> String {
+    /// Waits for the deploy to end and returns its whole story and its output; panics with the story unless
+    /// it succeeded.
+    async fn finish(mut self, timeline: &mut Timeline, record: &str) -> (String, String) {
         let status = tokio::time::timeout(Duration::from_secs(600), self.child.wait())
             .await
             .expect("the deploy finished within 600 s")
             .unwrap();
-        while let Some(line) = self.lines.recv().await {
-            if line.starts_with("  workers:")
-                || line.starts_with("  coordinator:")
-                || line.contains("applied")
-            {
-                timeline.at(format!("deploy: {}", line.trim()));
+        while let Some((at, line)) = self.lines.recv().await {
+            if progress_line(&line) {
+                timeline.at_instant(at, format!("deploy: {}", line.trim()));
             }
             self.output.push(line);
         }
@@ -172,14 +187,14 @@ impl Deploy {
         timeline.at(format!("deploy exited: {status}"));
         let story = format!(
             "timeline:\n{}\ndeploy stdout:\n{}\nstderr:\n{stderr}",
-            timeline.lines.join("\n"),
+            timeline.render(),
             self.output.join("\n")
         );
         eprintln!("{story}");
         // Kept for the record (the README quotes them): target/lake-local/<range>/<record>.
         let _ = std::fs::write(local_config_path().with_file_name(record), &story);
         assert!(status.success(), "{story}");
-        story
+        (story, self.output.join("\n"))
     }
 }
 
@@ -210,7 +225,7 @@ async fn read_rest(stream: &mut trino_client::QueryStream, timeline: &Timeline) 
             .unwrap_or_else(|e| {
                 panic!(
                     "the query failed during the deploy: {e}\n{}",
-                    timeline.lines.join("\n")
+                    timeline.render()
                 )
             })
             .len();
@@ -276,7 +291,7 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
                     .unwrap_or_else(|e| {
                         panic!(
                             "the query failed during the rollout: {e}\n{}",
-                            timeline.lines.join("\n")
+                            timeline.render()
                         )
                     })
                     .len()
@@ -302,16 +317,16 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
     timeline.at(format!("query finished: {rows} rows"));
     assert_eq!(rows, 6_001_215, "every row of tpch.sf1.lineitem arrived");
 
-    let story = deploy
+    let (story, output) = deploy
         .finish(&mut timeline, "worker-rollout-timeline.txt")
         .await;
     *deployed = Some(text);
     assert!(
-        story.contains("protected 2 running worker(s)"),
+        output.contains("protected 2 running worker(s)"),
         "the old workers were protected before the service moved\n{story}"
     );
     assert_eq!(
-        story.matches("exited: drained").count(),
+        output.matches("exited: drained").count(),
         2,
         "both old workers drained and exited by themselves\n{story}"
     );
@@ -398,11 +413,11 @@ async fn a_coordinator_change_waits_for_the_running_query_and_measures_the_outag
     timeline.at(format!("query finished: {rows} rows"));
     assert_eq!(rows, 1_500_000, "every row of tpch.sf1.orders arrived");
 
-    let story = deploy
+    let (story, output) = deploy
         .finish(&mut timeline, "coordinator-restart-timeline.txt")
         .await;
     *deployed = Some(text);
-    let outage = story
+    let outage = output
         .lines()
         .find(|l| l.contains("coordinator unavailable for"))
         .unwrap_or_else(|| panic!("the deploy measured the outage\n{story}"));

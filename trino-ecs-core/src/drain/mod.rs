@@ -247,6 +247,8 @@ pub struct Drainer<'a> {
     renewed: BTreeMap<String, Instant>,
     /// Workers whose protection this drainer released (not released again while listed).
     released: BTreeSet<String>,
+    /// The state last reported for each draining worker (a line only when it changes).
+    reported: BTreeMap<String, String>,
 }
 
 impl<'a> Drainer<'a> {
@@ -263,6 +265,7 @@ impl<'a> Drainer<'a> {
             asked: BTreeMap::new(),
             renewed: BTreeMap::new(),
             released: BTreeSet::new(),
+            reported: BTreeMap::new(),
         }
     }
 
@@ -355,7 +358,10 @@ impl<'a> Drainer<'a> {
                 .find(|w| &w.arn == arn)
                 .map(|w| w.state.to_string())
                 .unwrap_or_default();
-            progress(&format!("{arn}: {state}, draining"));
+            if self.reported.get(arn) != Some(&state) {
+                progress(&format!("{arn}: {state}, draining"));
+                self.reported.insert(arn.clone(), state);
+            }
         }
         let release: Vec<String> = plan
             .release
@@ -394,6 +400,7 @@ impl<'a> Drainer<'a> {
         // Forget tasks ECS no longer lists.
         self.renewed.retain(|a, _| listed.contains(a.as_str()));
         self.released.retain(|a| listed.contains(a.as_str()));
+        self.reported.retain(|a, _| listed.contains(a.as_str()));
         Ok(PassReport {
             service,
             plan,
