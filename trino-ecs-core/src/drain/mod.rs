@@ -501,6 +501,15 @@ impl<'a> Drainer<'a> {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Vec<String>> {
         let started = Instant::now();
+        // Nothing to roll (the usual case of a deploy that did not move the workers): read only, so a deploy with
+        // nothing to change makes no write.
+        // (A failed read is retried by the passes below.)
+        let asked: BTreeSet<String> = self.asked.keys().cloned().collect();
+        if let Ok((service, view)) = self.view().await
+            && plan_pass(&view, service.desired, &asked).settled()
+        {
+            return Ok(Vec::new());
+        }
         let first = self.pass_retrying(None, started, progress).await?;
         if first.plan.settled() {
             return Ok(first.exited);

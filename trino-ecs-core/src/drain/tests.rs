@@ -651,3 +651,30 @@ async fn unreachable_node_is_gone_and_forbidden_shutdown_is_explained() {
         "the fake enforces the same rule as rules.json"
     );
 }
+
+#[tokio::test]
+async fn finishing_a_rollout_on_a_settled_fleet_writes_nothing() {
+    let port = free_port().await;
+    let a = start_node("127.0.0.1", port, 1, true).await;
+    let b = start_node("127.0.0.2", port, 0, true).await;
+    let fleet = FakeFleet {
+        revision: "td:2".into(),
+        tasks: Mutex::new(vec![
+            (worker_task("a", "127.0.0.1", port, "td:2"), a),
+            (worker_task("b", "127.0.0.2", port, "td:2"), b),
+        ]),
+        log: Mutex::new(Vec::new()),
+        fail: std::sync::atomic::AtomicU32::new(0),
+    };
+    let nodes = HttpNodeApi::new();
+    let drained = Drainer::new(&fleet, &nodes, options())
+        .finish_rollout(&mut |_: &str| {})
+        .await
+        .unwrap();
+    assert!(drained.is_empty());
+    assert!(
+        fleet.log().is_empty(),
+        "a deploy that moved no worker protects, drains and releases nothing: {:?}",
+        fleet.log()
+    );
+}
