@@ -312,19 +312,26 @@ async fn locked(
     // Outside the lock: draining takes as long as the longest query, and a concurrent deploy's rollout only
     // drains the same older workers.
     if let Some(plan) = &plan {
+        // The watch's failure (a coordinator that does not come back) is reported after the workers' rollout
+        // has finished: their drain must not be abandoned for it.
+        let mut watched = Ok(());
         if let Some(c) = rollout
             .coordinator
             .as_mut()
             .filter(|c| moves(plan, &c.service))
         {
-            let outage =
-                live::watch_restart(&c.client, c.poll, c.serve_timeout, &mut *c.progress).await?;
-            (c.progress)(&outage.to_string());
-            c.outage = Some(outage);
+            match live::watch_restart(&c.client, c.poll, c.serve_timeout, &mut *c.progress).await {
+                Ok(outage) => {
+                    (c.progress)(&outage.to_string());
+                    c.outage = Some(outage);
+                }
+                Err(e) => watched = Err(e),
+            }
         }
         if let Some(w) = rollout.workers.as_mut() {
             w.drainer.finish_rollout(&mut *w.progress).await?;
         }
+        watched?;
     }
     Ok(plan)
 }

@@ -328,13 +328,20 @@ pub async fn watch_restart(
 ) -> Result<Outage> {
     let started = std::time::Instant::now();
     let mut down: Option<std::time::Instant> = None;
+    // One failed probe may be a slow answer; two in a row mean the old coordinator is gone (the outage is counted
+    // from the first of them).
+    let mut failed: Option<std::time::Instant> = None;
     loop {
         let probe = active_workers(client).await;
         match (&probe, down) {
-            (Err(_), None) => {
-                down = Some(std::time::Instant::now());
-                progress("the old coordinator stopped answering");
-            }
+            (Err(_), None) => match failed {
+                Some(first) => {
+                    down = Some(first);
+                    progress("the old coordinator stopped answering");
+                }
+                None => failed = Some(std::time::Instant::now()),
+            },
+            (Ok(_), None) => failed = None,
             (Ok(workers), Some(at)) if *workers > 0 => {
                 return Ok(Outage {
                     down_after: at - started,

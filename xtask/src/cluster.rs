@@ -284,12 +284,23 @@ fn deploy_options(lock_wait: u64) -> DeployOptions {
 
 /// The worker service's fleet, its nodes (with the coordinator's load when `--coordinator` is given) and the
 /// drain options, as `scale` and the worker rollout of `deploy`/`rollback` use them.
+///
+/// Protection outlasts what may go wrong: for a drain that waits (scale, a rollout), the drain timeout plus 10
+/// minutes, so a timed-out or killed command leaves the workers protected for that long (renewed while it
+/// runs); for the drain loop passing every `follow` seconds, 32 intervals (renewed after 16, the backoff being
+/// at most 4 intervals), so only many failed passes in a row let it lapse. At least 10 minutes, at most ECS's
+/// 48 hours.
 fn worker_drain(
     config: &LakeConfig,
     sdk: &aws_config::SdkConfig,
     args: &DrainArgs,
-    protection_minutes: i32,
+    follow: Option<u64>,
 ) -> anyhow::Result<(EcsWorkerFleet, HttpNodeApi, ScaleOptions)> {
+    let protection_minutes = match follow {
+        Some(every) => (every * 32).div_ceil(60),
+        None => args.drain_timeout.div_ceil(60) + 10,
+    }
+    .clamp(10, 2880) as i32;
     let fleet = EcsWorkerFleet::new(
         sdk,
         &config.cluster.name,
@@ -332,6 +343,11 @@ fn rollout<'a>(
     args: &ApplyArgs,
     drainer: Drainer<'a>,
 ) -> anyhow::Result<deploy::Rollout<'a>> {
+    anyhow::ensure!(
+        args.coordinator_wait <= 1200,
+        "--coordinator-wait {} is above 1200 s: the wait runs under the deploy lock, whose 30-minute lease it must not outlast",
+        args.coordinator_wait
+    );
     let coordinator = match &args.drain.coordinator {
         Some(url) => Some(deploy::CoordinatorRestart {
             service: format!("{}-coordinator", config.cluster.name),
@@ -375,7 +391,7 @@ async fn deploy_config(
         store: &store,
         catalogs: catalogs_to_publish(config)?,
     };
-    let (fleet, nodes, options) = worker_drain(config, sdk, &args.drain, 10)?;
+    let (fleet, nodes, options) = worker_drain(config, sdk, &args.drain, None)?;
     let mut rollout = rollout(config, args, Drainer::new(&fleet, &nodes, options))?;
     let started = Instant::now();
     let applied = deploy::deploy_with_catalogs(
@@ -494,7 +510,7 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()>
         force_unlock(&aws, &desired, apply.yes).await?;
     }
     let target = trino_ecs_core::plan::RollbackTarget::parse(args.to.as_deref());
-    let (fleet, nodes, options) = worker_drain(&config, &sdk, &apply.drain, 10)?;
+    let (fleet, nodes, options) = worker_drain(&config, &sdk, &apply.drain, None)?;
     let mut rollout = rollout(&config, apply, Drainer::new(&fleet, &nodes, options))?;
     let started = Instant::now();
     let applied = deploy::rollback(
@@ -606,12 +622,7 @@ async fn publish_queue_metric(aws: &AwsCluster, cluster: &str, client: &trino_cl
 pub async fn scale(global: &Global, args: ScaleArgs) -> anyhow::Result<()> {
     let config = global.load()?;
     let sdk = sdk_config(&config).await?;
-    // The drain loop renews protection once half of it has passed: it outlasts 8 passes, so a few failed ones
-    // (with backoff) do not let it lapse.
-    let protection_minutes = args.follow.map_or(10, |every| {
-        ((every * 8).div_ceil(60)).clamp(10, 2880) as i32
-    });
-    let (fleet, nodes, options) = worker_drain(&config, &sdk, &args.drain, protection_minutes)?;
+    let (fleet, nodes, options) = worker_drain(&config, &sdk, &args.drain, args.follow)?;
     if let Some(every) = args.follow {
         return follow(&config, &sdk, &args.drain, &fleet, &nodes, options, every).await;
     }

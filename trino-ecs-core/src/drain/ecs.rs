@@ -84,6 +84,7 @@ impl WorkerFleet for EcsWorkerFleet {
                     arn: task.task_arn().unwrap_or_default().to_owned(),
                     node: ip.map(|ip| format!("http://{ip}:{}", self.port)),
                     task_definition: task.task_definition_arn().unwrap_or_default().to_owned(),
+                    deployment: task.started_by().map(str::to_owned),
                 });
             }
         }
@@ -106,6 +107,13 @@ impl WorkerFleet for EcsWorkerFleet {
         Ok(ServiceState {
             desired: service.desired_count().max(0) as u32,
             task_definition: service.task_definition().unwrap_or_default().to_owned(),
+            // A service task's `startedBy` is the id of the deployment that started it.
+            deployment: service
+                .deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY"))
+                .and_then(|d| d.id())
+                .map(str::to_owned),
         })
     }
 

@@ -78,8 +78,11 @@ fn trino(node: &str, reason: String) -> Error {
     }
 }
 
+/// Nothing listens at the node's address (refused): the process has exited, or has not started listening yet. A
+/// request that timed out is not gone: a busy or paused JVM still accepts connections, and calling it gone
+/// would let its protection go while it runs queries.
 fn gone(e: &reqwest::Error) -> bool {
-    e.is_connect() || e.is_timeout()
+    e.is_connect() && !e.is_timeout()
 }
 
 #[async_trait]

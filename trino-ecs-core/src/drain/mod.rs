@@ -135,6 +135,8 @@ pub struct WorkerTask {
     pub node: Option<String>,
     /// The task definition (revision) it runs.
     pub task_definition: String,
+    /// The service deployment that started it (ECS's `startedBy`), when known.
+    pub deployment: Option<String>,
 }
 
 /// What the worker service wants.
@@ -144,6 +146,9 @@ pub struct ServiceState {
     pub desired: u32,
     /// The task definition (revision) it runs: tasks of any other are being replaced.
     pub task_definition: String,
+    /// Its primary deployment, when known: tasks another deployment started are being replaced too (a new
+    /// deployment of the same revision, e.g. after a rotated secret).
+    pub deployment: Option<String>,
 }
 
 /// Task scale-in protection to set.
@@ -282,10 +287,11 @@ impl<'a> Drainer<'a> {
     async fn view(&self) -> Result<(ServiceState, FleetView)> {
         let service = self.fleet.service().await?;
         let tasks = self.fleet.tasks().await?;
+        // The load only orders the workers to drain: without it they are taken by task ARN.
         let load = if tasks.is_empty() {
             BTreeMap::new()
         } else {
-            self.nodes.load().await?
+            self.nodes.load().await.unwrap_or_default()
         };
         let mut workers = Vec::with_capacity(tasks.len());
         for task in tasks {
@@ -302,12 +308,14 @@ impl<'a> Drainer<'a> {
                 arn: task.arn,
                 node: task.node,
                 revision: task.task_definition,
+                deployment: task.deployment,
                 state,
                 load,
             });
         }
         let view = FleetView {
             revision: service.task_definition.clone(),
+            deployment: service.deployment.clone(),
             workers,
         };
         Ok((service, view))
@@ -465,13 +473,8 @@ impl<'a> Drainer<'a> {
         &mut self,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
-        let arns: Vec<String> = self
-            .fleet
-            .tasks()
-            .await?
-            .into_iter()
-            .map(|t| t.arn)
-            .collect();
+        let tasks = self.fleet.tasks().await?;
+        let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
         if arns.is_empty() {
             return Ok(());
         }
@@ -488,9 +491,30 @@ impl<'a> Drainer<'a> {
             self.renewed.insert(arn.clone(), now);
         }
         progress(&format!(
-            "protected {} running worker(s): the deployment starts replacements but stops none of them",
-            arns.len()
+            "protected {} running worker(s) for {} min: the deployment starts replacements but stops none of them",
+            arns.len(),
+            self.options.protection_minutes
         ));
+        // Draining needs each worker's Trino: a deploy that reaches none (run from outside the VPC, say) would
+        // wait for nothing it can drain. Refused before the service moves. (A node that fails to answer in time
+        // is busy, not gone.)
+        let nodes: Vec<&str> = tasks.iter().filter_map(|t| t.node.as_deref()).collect();
+        let mut unreachable = 0;
+        for node in &nodes {
+            if matches!(self.nodes.state(node).await, Ok(NodeState::Gone)) {
+                unreachable += 1;
+            }
+        }
+        if !nodes.is_empty() && unreachable == nodes.len() {
+            return Err(Error::Trino {
+                node: nodes[0].to_owned(),
+                reason: format!(
+                    "none of the {} running workers answers at its address, so none can be drained; run the deploy where the workers' private addresses are reachable (inside the VPC); nothing was applied (they stay protected for {} min)",
+                    nodes.len(),
+                    self.options.protection_minutes
+                ),
+            });
+        }
         Ok(())
     }
 

@@ -8,7 +8,8 @@
 //! - workers of an older revision (a deployment in progress) are drained once enough workers of the service's
 //!   revision are active to take their place, so a worker deployment finishes without killing a query;
 //! - workers above the wanted count are drained, least busy first;
-//! - a draining worker keeps its protection until it has exited, then loses it.
+//! - a draining worker keeps its protection until it has exited, then loses it; an older worker this process did
+//!   not drain keeps it while ECS lists it, even when unreachable (unreachable is no proof that it is idle).
 //!
 //! Which workers drain is derived from what the nodes report (`SHUTTING_DOWN`) plus what this process asked,
 //! so a pass after a restart of the loop, or after a deploy that died midway, continues where the last one
@@ -28,6 +29,8 @@ pub struct Worker {
     pub node: Option<String>,
     /// The task definition it runs.
     pub revision: String,
+    /// The deployment that started it, when known.
+    pub deployment: Option<String>,
     /// Its node state (`Gone` when unreachable: starting, or exited).
     pub state: NodeState,
     /// Unfinished tasks the coordinator reports on it (0 when unknown).
@@ -39,6 +42,8 @@ pub struct Worker {
 pub struct FleetView {
     /// The task definition the service runs.
     pub revision: String,
+    /// The service's primary deployment, when known.
+    pub deployment: Option<String>,
     /// The running tasks.
     pub workers: Vec<Worker>,
 }
@@ -87,7 +92,9 @@ pub fn plan_pass(view: &FleetView, target: u32, asked: &BTreeSet<String>) -> Pas
     let mut current: Vec<&Worker> = Vec::new();
     let mut old: Vec<&Worker> = Vec::new();
     for w in &view.workers {
-        let is_old = w.revision != view.revision;
+        // Another revision, or the same one started by an older deployment (ECS replaces those too).
+        let is_old = w.revision != view.revision
+            || matches!((&w.deployment, &view.deployment), (Some(a), Some(b)) if a != b);
         if is_old {
             plan.old += 1;
         }
@@ -102,8 +109,9 @@ pub fn plan_pass(view: &FleetView, target: u32, asked: &BTreeSet<String>) -> Pas
             }
         } else if is_old {
             if w.state == NodeState::Gone {
-                // An older revision is never starting: unreachable means it runs no query.
-                plan.release.push(w.arn.clone());
+                // Unreachable but still listed: it exited a moment ago (ECS will notice), or it is out of this
+                // process's reach. Either way it stays protected until ECS no longer lists it.
+                plan.protect.push(w.arn.clone());
             } else {
                 old.push(w);
             }
@@ -156,6 +164,7 @@ mod tests {
             node: (state != NodeState::Gone || arn.ends_with("-addressed"))
                 .then(|| format!("http://{arn}:8080")),
             revision: revision.into(),
+            deployment: None,
             state,
             load,
         }
@@ -164,6 +173,7 @@ mod tests {
     fn view(workers: Vec<Worker>) -> FleetView {
         FleetView {
             revision: "td:2".into(),
+            deployment: None,
             workers,
         }
     }
@@ -277,13 +287,43 @@ mod tests {
     }
 
     #[test]
-    fn an_unreachable_older_worker_is_released_not_drained() {
+    fn workers_an_older_deployment_of_the_same_revision_started_are_rolled_too() {
+        let mut v = view(vec![
+            worker("a", "td:2", NodeState::Active, 0),
+            worker("b", "td:2", NodeState::Active, 0),
+        ]);
+        v.deployment = Some("ecs-svc/2".into());
+        v.workers[0].deployment = Some("ecs-svc/1".into());
+        v.workers[1].deployment = Some("ecs-svc/2".into());
+        let p = plan_pass(&v, 2, &BTreeSet::new());
+        assert_eq!(
+            p.old, 1,
+            "a forced new deployment replaces a's task although the revision is the same"
+        );
+        assert!(p.shut_down.is_empty(), "a is kept until b's twin is active");
+        v.workers.push(worker("c", "td:2", NodeState::Active, 0));
+        v.workers[2].deployment = Some("ecs-svc/2".into());
+        let p = plan_pass(&v, 2, &BTreeSet::new());
+        assert_eq!(p.shut_down.len(), 1);
+        assert_eq!(p.shut_down[0].0, "a");
+    }
+
+    #[test]
+    fn an_unreachable_older_worker_this_process_did_not_drain_stays_protected() {
         let v = view(vec![
             worker("old1", "td:1", NodeState::Gone, 0),
             worker("new1", "td:2", NodeState::Active, 0),
         ]);
         let p = plan_pass(&v, 1, &BTreeSet::new());
-        assert_eq!(p.release, ["old1"]);
+        assert!(
+            p.release.is_empty(),
+            "unreachable is not proof that it runs no query"
+        );
+        assert_eq!(p.protect, ["new1", "old1"]);
         assert!(p.shut_down.is_empty());
+        assert!(
+            !p.settled(),
+            "the rollout waits until ECS no longer lists it"
+        );
     }
 }

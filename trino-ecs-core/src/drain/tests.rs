@@ -444,6 +444,7 @@ impl WorkerFleet for FakeFleet {
         Ok(ServiceState {
             desired: 2,
             task_definition: self.revision.clone(),
+            deployment: None,
         })
     }
 
@@ -479,6 +480,7 @@ fn worker_task(arn: &str, ip: &str, port: u16, revision: &str) -> WorkerTask {
         arn: arn.into(),
         node: Some(format!("http://{ip}:{port}")),
         task_definition: revision.into(),
+        deployment: None,
     }
 }
 
@@ -676,5 +678,42 @@ async fn finishing_a_rollout_on_a_settled_fleet_writes_nothing() {
         fleet.log().is_empty(),
         "a deploy that moved no worker protects, drains and releases nothing: {:?}",
         fleet.log()
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_that_reaches_no_worker_is_refused_before_the_service_moves() {
+    let port = free_port().await;
+    // Listed by ECS, but nothing answers at their addresses from here (a deploy run outside the VPC).
+    let fleet = FakeFleet {
+        revision: "td:1".into(),
+        tasks: Mutex::new(vec![
+            (
+                worker_task("a", "127.0.0.1", port, "td:1"),
+                new_node(3, true),
+            ),
+            (
+                worker_task("b", "127.0.0.2", port, "td:1"),
+                new_node(1, true),
+            ),
+        ]),
+        log: Mutex::new(Vec::new()),
+        fail: std::sync::atomic::AtomicU32::new(0),
+    };
+    let nodes = HttpNodeApi::new();
+    let err = Drainer::new(&fleet, &nodes, options())
+        .protect_for_rollout(&mut |_: &str| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("none of the 2 running workers answers")
+            && err.contains("nothing was applied"),
+        "{err}"
+    );
+    assert_eq!(
+        fleet.log(),
+        ["protect a", "protect b"],
+        "protected, never released: unreachable is no proof they are idle"
     );
 }

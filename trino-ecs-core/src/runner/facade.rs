@@ -416,6 +416,7 @@ mod tests {
                     task_definition: format!(
                         "arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/lake-worker:1"
                     ),
+                    deployment: None,
                 },
                 crate::drain::WorkerTask {
                     arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task/lake/lake-worker-3"),
@@ -423,6 +424,7 @@ mod tests {
                     task_definition: format!(
                         "arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/lake-worker:2"
                     ),
+                    deployment: None,
                 }
             ]
         );
