@@ -659,32 +659,42 @@ async fn follow(
          autoscaling's count and those of an older revision once their replacements are active",
         options.protection_minutes
     );
-    let aws = adapter(config, sdk);
-    let coordinator = args.coordinator.as_deref().map(ops_client).transpose()?;
+    let metric = QueueMetric {
+        aws: adapter(config, sdk),
+        cluster: config.cluster.name.clone(),
+        coordinator: args.coordinator.as_deref().map(ops_client).transpose()?,
+    };
     let mut drainer = Drainer::new(fleet, nodes, options);
-    let mut failures = 0u32;
-    loop {
-        if let Some(client) = &coordinator {
-            publish_queue_metric(&aws, &config.cluster.name, client).await;
-        }
-        match drainer.pass(None, &mut |line: &str| outln!("{line}")).await {
-            Ok(report) => {
-                failures = 0;
-                if !report.plan.shut_down.is_empty() || !report.exited.is_empty() {
-                    outln!("{} (desired {})", report.plan, report.service.desired);
-                }
+    drain::drain_loop(
+        &mut drainer,
+        Duration::from_secs(every),
+        None,
+        &metric,
+        &mut |line: &str| {
+            if line.starts_with("warning:") {
+                eprintln!("{line}");
+            } else {
+                outln!("{line}");
             }
-            Err(e) if e.is_transient() => {
-                failures += 1;
-                eprintln!(
-                    "warning: drain pass failed ({e}); retrying (failure {failures} in a row)"
-                );
-            }
-            Err(e) => return Err(e.into()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The drain loop's hook: publishes the queued-queries-per-worker metric when the coordinator is known.
+struct QueueMetric {
+    aws: AwsCluster,
+    cluster: String,
+    coordinator: Option<trino_client::Client>,
+}
+
+#[async_trait::async_trait]
+impl drain::BeforePass for QueueMetric {
+    async fn before_pass(&self) {
+        if let Some(client) = &self.coordinator {
+            publish_queue_metric(&self.aws, &self.cluster, client).await;
         }
-        // Backoff after failures: 2, then 4 intervals, well within the protection time.
-        let pause = every.saturating_mul(1 << failures.min(2));
-        tokio::time::sleep(Duration::from_secs(pause)).await;
     }
 }
 

@@ -554,6 +554,53 @@ impl<'a> Drainer<'a> {
     }
 }
 
+/// What the drain loop runs before each pass (e.g. publishing the queue metric the step scaling policy
+/// watches). It reports its own failures: the loop goes on.
+#[async_trait]
+pub trait BeforePass: Send + Sync {
+    /// Runs once per pass.
+    async fn before_pass(&self);
+}
+
+/// The drain loop (`cargo xtask scale --follow`): every `every`, [`BeforePass::before_pass`] and one
+/// [`Drainer::pass`] towards autoscaling's count; neither waits for a drain. A pass that fails for a transient
+/// reason is reported and retried after 2, then 4 intervals; any other failure ends the loop with its error.
+/// Runs `passes` passes when given (tests), else until an error ends it.
+pub async fn drain_loop(
+    drainer: &mut Drainer<'_>,
+    every: Duration,
+    passes: Option<u64>,
+    hook: &dyn BeforePass,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    let mut failures = 0u32;
+    let mut done = 0u64;
+    while passes.is_none_or(|n| done < n) {
+        hook.before_pass().await;
+        match drainer.pass(None, progress).await {
+            Ok(report) => {
+                failures = 0;
+                if !report.plan.shut_down.is_empty() || !report.exited.is_empty() {
+                    progress(&format!(
+                        "{} (desired {})",
+                        report.plan, report.service.desired
+                    ));
+                }
+            }
+            Err(e) if e.is_transient() => {
+                failures += 1;
+                progress(&format!(
+                    "warning: drain pass failed ({e}); retrying (failure {failures} in a row)"
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        done += 1;
+        tokio::time::sleep(every * (1 << failures.min(2))).await;
+    }
+    Ok(())
+}
+
 /// Sets the worker count to `target`; when that removes workers, drains them first (see the module docs).
 pub async fn scale_workers(
     fleet: &dyn WorkerFleet,

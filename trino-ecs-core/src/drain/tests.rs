@@ -717,3 +717,101 @@ async fn a_rollout_that_reaches_no_worker_is_refused_before_the_service_moves() 
         "protected, never released: unreachable is no proof they are idle"
     );
 }
+
+/// Counts the hook's calls.
+struct Hook(std::sync::atomic::AtomicU32);
+
+#[async_trait]
+impl BeforePass for Hook {
+    async fn before_pass(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn the_drain_loop_runs_the_hook_every_pass_and_survives_transient_failures() {
+    let port = free_port().await;
+    let a = start_node("127.0.0.1", port, 0, true).await;
+    let fleet = FakeFleet {
+        revision: "td:1".into(),
+        tasks: Mutex::new(vec![(worker_task("a", "127.0.0.1", port, "td:1"), a)]),
+        log: Mutex::new(Vec::new()),
+        // The first two passes are throttled.
+        fail: std::sync::atomic::AtomicU32::new(2),
+    };
+    let nodes = HttpNodeApi::new();
+    let mut drainer = Drainer::new(&fleet, &nodes, options());
+    let hook = Hook(std::sync::atomic::AtomicU32::new(0));
+    let mut lines = Vec::new();
+    drain_loop(
+        &mut drainer,
+        Duration::from_millis(5),
+        Some(4),
+        &hook,
+        &mut |l: &str| lines.push(l.to_owned()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hook.0.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "the metric is published on every pass, failed or not"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("warning: drain pass failed"))
+            .count(),
+        2,
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("failure 2 in a row"), "{lines:?}");
+    assert_eq!(
+        fleet.log(),
+        ["protect a"],
+        "after the failures the loop protected the worker, once (renewal only after half the protection)"
+    );
+}
+
+/// A fleet whose service lookup is refused for good.
+struct Refused;
+
+#[async_trait]
+impl WorkerFleet for Refused {
+    fn service_name(&self) -> &str {
+        "lake-worker"
+    }
+    async fn tasks(&self) -> Result<Vec<WorkerTask>> {
+        Ok(Vec::new())
+    }
+    async fn service(&self) -> Result<ServiceState> {
+        Err(Error::AccessDenied {
+            operation: "ecs:DescribeServices",
+            message: "not allowed".into(),
+        })
+    }
+    async fn protect(&self, _: &[String], _: Protection) -> Result<()> {
+        Ok(())
+    }
+    async fn set_desired(&self, _: u32) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_drain_loop_ends_on_an_error_retrying_cannot_fix() {
+    let nodes = HttpNodeApi::new();
+    let mut drainer = Drainer::new(&Refused, &nodes, options());
+    let hook = Hook(std::sync::atomic::AtomicU32::new(0));
+    let err = drain_loop(
+        &mut drainer,
+        Duration::from_millis(5),
+        None,
+        &hook,
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
+    assert_eq!(hook.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
