@@ -218,17 +218,25 @@ async fn slow_query(sql: &str) -> (trino_client::QueryStream, usize) {
     (stream, first.len())
 }
 
-async fn read_rest(stream: &mut trino_client::QueryStream, timeline: &Timeline) -> usize {
-    let mut rows = 0;
-    while let Some(batch) = stream.next_batch().await {
-        rows += batch
+/// The next batch's row count (`None` at the end); a failed query fails the test with the timeline.
+async fn next_rows(stream: &mut trino_client::QueryStream, timeline: &Timeline) -> Option<usize> {
+    let batch = stream.next_batch().await?;
+    Some(
+        batch
             .unwrap_or_else(|e| {
                 panic!(
                     "the query failed during the deploy: {e}\n{}",
                     timeline.render()
                 )
             })
-            .len();
+            .len(),
+    )
+}
+
+async fn read_rest(stream: &mut trino_client::QueryStream, timeline: &Timeline) -> usize {
+    let mut rows = 0;
+    while let Some(n) = next_rows(stream, timeline).await {
+        rows += n;
     }
     rows
 }
@@ -285,17 +293,8 @@ async fn a_worker_change_rolls_the_workers_with_draining_and_a_running_query_sur
             "no worker was drained within 420 s; deploy said:\n{}",
             deploy.output.join("\n")
         );
-        match stream.next_batch().await {
-            Some(batch) => {
-                rows += batch
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "the query failed during the rollout: {e}\n{}",
-                            timeline.render()
-                        )
-                    })
-                    .len()
-            }
+        match next_rows(&mut stream, &timeline).await {
+            Some(n) => rows += n,
             None => panic!(
                 "the result ended before the drain began ({rows} rows): make the query larger"
             ),
@@ -395,9 +394,7 @@ async fn a_coordinator_change_waits_for_the_running_query_and_measures_the_outag
             "the deploy did not wait for the running query {query}:\n{}",
             deploy.output.join("\n")
         );
-        if let Some(batch) = stream.next_batch().await {
-            rows += batch.unwrap().len();
-        }
+        rows += next_rows(&mut stream, &timeline).await.unwrap_or(0);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     assert!(

@@ -248,12 +248,19 @@ pub struct Drainer<'a> {
     options: ScaleOptions,
     /// Workers asked to shut down, and whether their exit was reported.
     asked: BTreeMap<String, bool>,
-    /// When each protection this drainer set was last renewed.
-    renewed: BTreeMap<String, Instant>,
-    /// Workers whose protection this drainer released (not released again while listed).
-    released: BTreeSet<String>,
+    /// The protection this drainer last set on each listed worker.
+    held: BTreeMap<String, Held>,
     /// The state last reported for each draining worker (a line only when it changes).
     reported: BTreeMap<String, String>,
+}
+
+/// Protection a [`Drainer`] set on a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Protected (or renewed) at this time.
+    Since(Instant),
+    /// Released: not released again while listed.
+    Released,
 }
 
 impl<'a> Drainer<'a> {
@@ -268,8 +275,7 @@ impl<'a> Drainer<'a> {
             nodes,
             options,
             asked: BTreeMap::new(),
-            renewed: BTreeMap::new(),
-            released: BTreeSet::new(),
+            held: BTreeMap::new(),
             reported: BTreeMap::new(),
         }
     }
@@ -282,6 +288,31 @@ impl<'a> Drainer<'a> {
     /// The options.
     pub fn options(&self) -> &ScaleOptions {
         &self.options
+    }
+
+    /// The workers this drainer asked to shut down.
+    fn asked(&self) -> BTreeSet<String> {
+        self.asked.keys().cloned().collect()
+    }
+
+    /// Protects `arns` for `protection_minutes` and remembers when.
+    async fn protect(&mut self, arns: Vec<String>) -> Result<()> {
+        if arns.is_empty() {
+            return Ok(());
+        }
+        self.fleet
+            .protect(
+                &arns,
+                Protection::For {
+                    minutes: self.options.protection_minutes,
+                },
+            )
+            .await?;
+        let now = Instant::now();
+        for arn in arns {
+            self.held.insert(arn, Held::Since(now));
+        }
+        Ok(())
     }
 
     async fn view(&self) -> Result<(ServiceState, FleetView)> {
@@ -329,31 +360,19 @@ impl<'a> Drainer<'a> {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<PassReport> {
         let (service, view) = self.view().await?;
-        let asked: BTreeSet<String> = self.asked.keys().cloned().collect();
-        let plan = plan_pass(&view, target.unwrap_or(service.desired), &asked);
-        // Renew a protection once half of it has passed; a task first seen is protected at once.
+        let plan = plan_pass(&view, target.unwrap_or(service.desired), &self.asked());
+        // Renew a protection once half of it has passed; a task first seen (or released) is protected at once.
         let half = Duration::from_secs(self.options.protection_minutes.max(1) as u64 * 30);
         let due: Vec<String> = plan
             .protect
             .iter()
-            .filter(|a| self.renewed.get(*a).is_none_or(|at| at.elapsed() >= half))
+            .filter(|a| match self.held.get(*a) {
+                Some(Held::Since(at)) => at.elapsed() >= half,
+                _ => true,
+            })
             .cloned()
             .collect();
-        if !due.is_empty() {
-            self.fleet
-                .protect(
-                    &due,
-                    Protection::For {
-                        minutes: self.options.protection_minutes,
-                    },
-                )
-                .await?;
-            let now = Instant::now();
-            for arn in due {
-                self.released.remove(&arn);
-                self.renewed.insert(arn, now);
-            }
-        }
+        self.protect(due).await?;
         for (arn, node) in &plan.shut_down {
             self.nodes.shut_down(node).await?;
             self.asked.insert(arn.clone(), false);
@@ -374,7 +393,7 @@ impl<'a> Drainer<'a> {
         let release: Vec<String> = plan
             .release
             .iter()
-            .filter(|a| !self.released.contains(*a))
+            .filter(|a| self.held.get(*a) != Some(&Held::Released))
             .cloned()
             .collect();
         if !release.is_empty() {
@@ -387,8 +406,7 @@ impl<'a> Drainer<'a> {
                 ));
             }
             for arn in release {
-                self.renewed.remove(&arn);
-                self.released.insert(arn);
+                self.held.insert(arn, Held::Released);
             }
         }
         // Drained workers that exited: released above while ECS still lists them, or no longer listed.
@@ -406,8 +424,7 @@ impl<'a> Drainer<'a> {
             progress(&format!("{arn}: exited: drained"));
         }
         // Forget tasks ECS no longer lists.
-        self.renewed.retain(|a, _| listed.contains(a.as_str()));
-        self.released.retain(|a| listed.contains(a.as_str()));
+        self.held.retain(|a, _| listed.contains(a.as_str()));
         self.reported.retain(|a, _| listed.contains(a.as_str()));
         Ok(PassReport {
             service,
@@ -474,25 +491,14 @@ impl<'a> Drainer<'a> {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
         let tasks = self.fleet.tasks().await?;
-        let arns: Vec<String> = tasks.iter().map(|t| t.arn.clone()).collect();
-        if arns.is_empty() {
+        if tasks.is_empty() {
             return Ok(());
         }
-        self.fleet
-            .protect(
-                &arns,
-                Protection::For {
-                    minutes: self.options.protection_minutes,
-                },
-            )
+        self.protect(tasks.iter().map(|t| t.arn.clone()).collect())
             .await?;
-        let now = Instant::now();
-        for arn in &arns {
-            self.renewed.insert(arn.clone(), now);
-        }
         progress(&format!(
             "protected {} running worker(s) for {} min: the deployment starts replacements but stops none of them",
-            arns.len(),
+            tasks.len(),
             self.options.protection_minutes
         ));
         // Draining needs each worker's Trino: a deploy that reaches none (run from outside the VPC, say) would
@@ -528,9 +534,8 @@ impl<'a> Drainer<'a> {
         // Nothing to roll (the usual case of a deploy that did not move the workers): read only, so a deploy with
         // nothing to change makes no write.
         // (A failed read is retried by the passes below.)
-        let asked: BTreeSet<String> = self.asked.keys().cloned().collect();
         if let Ok((service, view)) = self.view().await
-            && plan_pass(&view, service.desired, &asked).settled()
+            && plan_pass(&view, service.desired, &self.asked()).settled()
         {
             return Ok(Vec::new());
         }

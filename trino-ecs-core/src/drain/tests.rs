@@ -410,6 +410,16 @@ struct FakeFleet {
 }
 
 impl FakeFleet {
+    /// The service on `revision` with `tasks`, failing the first `fail` service lookups.
+    fn new(revision: &str, tasks: Vec<(WorkerTask, Shared)>, fail: u32) -> Self {
+        Self {
+            revision: revision.into(),
+            tasks: Mutex::new(tasks),
+            log: Mutex::new(Vec::new()),
+            fail: std::sync::atomic::AtomicU32::new(fail),
+        }
+    }
+
     fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
@@ -505,17 +515,16 @@ async fn deployment(
             *up.lock().unwrap() = Some(Instant::now());
         });
     }
-    let fleet = Arc::new(FakeFleet {
-        revision: "td:2".into(),
-        tasks: Mutex::new(vec![
+    let fleet = Arc::new(FakeFleet::new(
+        "td:2",
+        vec![
             (worker_task("old1", "127.0.0.1", port, "td:1"), old1.clone()),
             (worker_task("old2", "127.0.0.2", port, "td:1"), old2.clone()),
             (worker_task("new1", "127.0.0.3", port, "td:2"), new1.clone()),
             (worker_task("new2", "127.0.0.4", port, "td:2"), new2.clone()),
-        ]),
-        log: Mutex::new(Vec::new()),
-        fail: std::sync::atomic::AtomicU32::new(0),
-    });
+        ],
+        0,
+    ));
     (fleet, [old1, old2, new1, new2], up)
 }
 
@@ -659,15 +668,14 @@ async fn finishing_a_rollout_on_a_settled_fleet_writes_nothing() {
     let port = free_port().await;
     let a = start_node("127.0.0.1", port, 1, true).await;
     let b = start_node("127.0.0.2", port, 0, true).await;
-    let fleet = FakeFleet {
-        revision: "td:2".into(),
-        tasks: Mutex::new(vec![
+    let fleet = FakeFleet::new(
+        "td:2",
+        vec![
             (worker_task("a", "127.0.0.1", port, "td:2"), a),
             (worker_task("b", "127.0.0.2", port, "td:2"), b),
-        ]),
-        log: Mutex::new(Vec::new()),
-        fail: std::sync::atomic::AtomicU32::new(0),
-    };
+        ],
+        0,
+    );
     let nodes = HttpNodeApi::new();
     let drained = Drainer::new(&fleet, &nodes, options())
         .finish_rollout(&mut |_: &str| {})
@@ -685,9 +693,9 @@ async fn finishing_a_rollout_on_a_settled_fleet_writes_nothing() {
 async fn a_rollout_that_reaches_no_worker_is_refused_before_the_service_moves() {
     let port = free_port().await;
     // Listed by ECS, but nothing answers at their addresses from here (a deploy run outside the VPC).
-    let fleet = FakeFleet {
-        revision: "td:1".into(),
-        tasks: Mutex::new(vec![
+    let fleet = FakeFleet::new(
+        "td:1",
+        vec![
             (
                 worker_task("a", "127.0.0.1", port, "td:1"),
                 new_node(3, true),
@@ -696,10 +704,9 @@ async fn a_rollout_that_reaches_no_worker_is_refused_before_the_service_moves() 
                 worker_task("b", "127.0.0.2", port, "td:1"),
                 new_node(1, true),
             ),
-        ]),
-        log: Mutex::new(Vec::new()),
-        fail: std::sync::atomic::AtomicU32::new(0),
-    };
+        ],
+        0,
+    );
     let nodes = HttpNodeApi::new();
     let err = Drainer::new(&fleet, &nodes, options())
         .protect_for_rollout(&mut |_: &str| {})
@@ -732,13 +739,12 @@ impl BeforePass for Hook {
 async fn the_drain_loop_runs_the_hook_every_pass_and_survives_transient_failures() {
     let port = free_port().await;
     let a = start_node("127.0.0.1", port, 0, true).await;
-    let fleet = FakeFleet {
-        revision: "td:1".into(),
-        tasks: Mutex::new(vec![(worker_task("a", "127.0.0.1", port, "td:1"), a)]),
-        log: Mutex::new(Vec::new()),
-        // The first two passes are throttled.
-        fail: std::sync::atomic::AtomicU32::new(2),
-    };
+    // The first two passes are throttled.
+    let fleet = FakeFleet::new(
+        "td:1",
+        vec![(worker_task("a", "127.0.0.1", port, "td:1"), a)],
+        2,
+    );
     let nodes = HttpNodeApi::new();
     let mut drainer = Drainer::new(&fleet, &nodes, options());
     let hook = Hook(std::sync::atomic::AtomicU32::new(0));
