@@ -111,6 +111,7 @@ async fn apply_part(
         &plan,
         &observed,
         "20261203T000000.000Z",
+        None,
         &mut |_| {},
     )
     .await

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lake_tests::trino::{
-    client_builder, count, local_config_path, ops_client, run, strings, trino_url, xtask, xtask_bin,
+    catalogs, client_builder, count, local_config_path, ops_client, run, run_all, run_best_effort,
+    strings, trino_url, unique_ident, xtask, xtask_bin,
 };
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 
@@ -31,10 +32,13 @@ fn facade_url() -> String {
 }
 
 /// The deployed config (`deployed`, else the shared lake's effective one) with the facade as the AWS endpoint
-/// and `cluster.<role>.cpu` toggled between 512 and 1024: a change only that role's task definition sees (the
-/// runner does not enforce cpu, Fargate would), written beside the effective config so relative paths still
-/// resolve. Returns its path and text.
-fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String) {
+/// and `edit` made, written beside the effective config as `change-<name>.toml` (so relative paths still
+/// resolve). Returns its path and text.
+fn changed_config(
+    deployed: &Option<String>,
+    name: &str,
+    edit: impl FnOnce(&mut toml::Table),
+) -> (PathBuf, String) {
     let text = deployed
         .clone()
         .unwrap_or_else(|| std::fs::read_to_string(local_config_path()).unwrap());
@@ -43,16 +47,24 @@ fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String)
         .as_table_mut()
         .unwrap()
         .insert("endpoint_url".into(), facade_url().into());
-    let table = doc["cluster"][role].as_table_mut().unwrap();
-    let cpu = table["cpu"].as_integer().unwrap();
-    table.insert(
-        "cpu".into(),
-        toml::Value::Integer(if cpu == 1024 { 512 } else { 1024 }),
-    );
-    let path = local_config_path().with_file_name(format!("change-{role}.toml"));
+    edit(&mut doc);
+    let path = local_config_path().with_file_name(format!("change-{name}.toml"));
     let text = toml::to_string(&doc).unwrap();
     std::fs::write(&path, &text).unwrap();
     (path, text)
+}
+
+/// [`changed_config`] with `cluster.<role>.cpu` toggled between 512 and 1024: a change only that role's task
+/// definition sees (the runner does not enforce cpu, Fargate would).
+fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String) {
+    changed_config(deployed, role, |doc| {
+        let table = doc["cluster"][role].as_table_mut().unwrap();
+        let cpu = table["cpu"].as_integer().unwrap();
+        table.insert(
+            "cpu".into(),
+            toml::Value::Integer(if cpu == 1024 { 512 } else { 1024 }),
+        );
+    })
 }
 
 /// The plan's change lines (`+`, `~`, `-`), each of which must name `role`'s resources.
@@ -161,6 +173,11 @@ impl Deploy {
             new.push(line);
         }
         new
+    }
+
+    /// Whether the deploy process has ended.
+    fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
     }
 
     /// Waits for the deploy to end and returns its whole story and its output; panics with the story unless
@@ -438,4 +455,198 @@ async fn a_coordinator_change_waits_for_the_running_query_and_measures_the_outag
         25
     );
     assert_eq!(workers_in("active").await.len(), 2, "{story}");
+}
+
+/// The coordinator's node id (a replaced coordinator has another).
+async fn coordinator_node() -> Vec<String> {
+    let rows = run(
+        &ops_client(),
+        "SELECT node_id FROM system.runtime.nodes WHERE coordinator",
+    )
+    .await;
+    strings(&rows, 0)
+}
+
+/// A copy of the deployed config's `crm` catalog (PostgreSQL) with `properties`.
+fn crm_with(doc: &toml::Table, properties: &[(&str, &str)]) -> toml::Value {
+    let mut crm = doc["catalogs"]["crm"].as_table().unwrap().clone();
+    let mut props = toml::Table::new();
+    for (k, v) in properties {
+        props.insert((*k).into(), (*v).into());
+    }
+    crm.insert("properties".into(), toml::Value::Table(props));
+    toml::Value::Table(crm)
+}
+
+#[tokio::test]
+async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_survives_it() {
+    let mut deployed = SERIAL.lock().await;
+    let added = unique_ident("live_added");
+    let (config, text) = changed_config(&deployed, "catalogs", |doc| {
+        // `crm` changed (a property every JDBC connector has), and a new catalog on the same database.
+        let changed = crm_with(doc, &[("metadata.cache-ttl", "1s")]);
+        let new = crm_with(doc, &[]);
+        let catalogs = doc["catalogs"].as_table_mut().unwrap();
+        catalogs.insert("crm".into(), changed);
+        catalogs.insert(added.clone(), new);
+    });
+    let log_before = log_len();
+    let mut timeline = Timeline::default();
+    timeline.at("start");
+    let plan = xtask(&config, &["plan"]).await.expect_success();
+    assert!(
+        plan.stdout.contains("~ catalogs of lake-local-coordinator: live on its running task"),
+        "a catalog-only change is planned live:\n{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.lines().any(|l| l.starts_with("~ service")),
+        "no service moves:\n{}",
+        plan.stdout
+    );
+    let analyst = client_builder("analyst").build().unwrap();
+    let schema = unique_ident("live");
+    run_all(
+        &analyst,
+        &[
+            format!("CREATE SCHEMA crm.{schema}"),
+            format!(
+                "CREATE TABLE crm.{schema}.tag AS SELECT * FROM (VALUES (BIGINT '1', 'live')) AS t(id, tag)"
+            ),
+        ],
+    )
+    .await;
+    let coordinator = coordinator_node().await;
+
+    // A slow query over the catalog being changed (its small table joined to every lineitem row).
+    let (mut stream, mut rows) = slow_query(&format!(
+        "SELECT l.orderkey, l.comment, t.tag FROM tpch.sf1.lineitem l CROSS JOIN crm.{schema}.tag t"
+    ))
+    .await;
+    let query = stream.query_id();
+    timeline.at(format!("query {query} over crm reading (slowly)"));
+    let mut deploy = Deploy::spawn(&config);
+    timeline.at("deploy started");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !deploy.exited() {
+        deploy.new_lines(&mut timeline);
+        assert!(
+            Instant::now() < deadline,
+            "the live deploy did not end within 240 s while the query ran:\n{}",
+            deploy.output.join("\n")
+        );
+        match next_rows(&mut stream, &timeline).await {
+            Some(n) => rows += n,
+            None => panic!("the result ended before the deploy did ({rows} rows): make the query larger"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    timeline.at(format!(
+        "deploy exited while query {query} still ran ({rows} rows read)"
+    ));
+    let answered = lake_tests::trino::count(
+        &analyst,
+        &format!("SELECT count(*) FROM {added}.{schema}.tag"),
+    )
+    .await;
+    timeline.at(format!("the new catalog {added} answers: {answered} row"));
+    rows += read_rest(&mut stream, &timeline).await;
+    timeline.at(format!("query {query} finished: {rows} rows"));
+    let (story, output) = deploy.finish(&mut timeline, "catalog-live-timeline.txt").await;
+    *deployed = Some(text);
+    let shown = catalogs(&ops_client()).await;
+    let after = coordinator_node().await;
+    run_best_effort(
+        &analyst,
+        &[
+            format!("DROP TABLE crm.{schema}.tag"),
+            format!("DROP SCHEMA crm.{schema}"),
+        ],
+    )
+    .await;
+
+    assert_eq!(rows, 6_001_215, "every row arrived\n{story}");
+    assert_eq!(answered, 1, "{story}");
+    assert!(shown.contains(&added), "SHOW CATALOGS: {shown:?}\n{story}");
+    assert!(
+        output.contains("catalog lake-local-coordinator"),
+        "the live step ran\n{story}"
+    );
+    assert!(
+        !output.contains("waiting for"),
+        "a live change waits for no query\n{story}"
+    );
+    assert_eq!(coordinator, after, "the coordinator was not replaced\n{story}");
+    let log = log_since(log_before);
+    assert!(
+        !log.lines().any(|l| l.contains("stopped")),
+        "no task was stopped:\n{log}\n{story}"
+    );
+    let again = xtask(&config, &["plan"]).await.expect_success();
+    assert!(
+        again.stdout.contains("no changes"),
+        "the live change holds:\n{}",
+        again.stdout
+    );
+    let status = xtask(&config, &["status"]).await.expect_success();
+    assert!(
+        status.stdout.contains("its catalogs live on a task started from lake-local-coordinator:"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_trino_refuses_is_undone_and_the_coordinator_keeps_its_catalogs() {
+    let deployed = SERIAL.lock().await;
+    let good = unique_ident("live_a_good");
+    let bad = unique_ident("live_z_bad");
+    let (config, _) = changed_config(&deployed, "refused", |doc| {
+        let (ok, refused) = (
+            crm_with(doc, &[]),
+            crm_with(doc, &[("no-such.property", "1")]),
+        );
+        let catalogs = doc["catalogs"].as_table_mut().unwrap();
+        catalogs.insert(good.clone(), ok);
+        catalogs.insert(bad.clone(), refused);
+    });
+    let before = catalogs(&ops_client()).await;
+    let coordinator = coordinator_node().await;
+    let run = xtask(
+        &config,
+        &["deploy", "--yes", "--coordinator", &trino_url()],
+    )
+    .await;
+    let shown = catalogs(&ops_client()).await;
+    // The store keeps what the failed deploy published (until #15 makes publication part of the plan).
+    for name in [&good, &bad] {
+        xtask(&config, &["catalog", "remove", name]).await;
+    }
+    assert!(!run.success, "Trino refuses the catalog:\n{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("changing catalog {bad} on the running coordinator failed"))
+            && run.stderr.contains("no-such.property")
+            && run.stderr.contains("every change before it was undone"),
+        "the error names the catalog, Trino's answer and the undo:\n{}",
+        run.stderr
+    );
+    assert_eq!(shown, before, "the coordinator has the catalogs it had");
+    assert_eq!(coordinator_node().await, coordinator, "nothing restarted");
+    // Deploying the config the cluster runs again converges without restarting anything: it registers the
+    // coordinator's revision anew (the refused deploy left a newer one), and moves no service.
+    let deployed_config = changed_config(&deployed, "after-refused", |_| {}).0;
+    let converge = xtask(
+        &deployed_config,
+        &["deploy", "--yes", "--coordinator", &trino_url()],
+    )
+    .await
+    .expect_success();
+    assert!(
+        !converge.stdout.contains("] service") && !converge.stdout.contains("] catalog"),
+        "{}",
+        converge.stdout
+    );
+    let plan = xtask(&deployed_config, &["plan"]).await.expect_success();
+    assert!(plan.stdout.contains("no changes"), "{}", plan.stdout);
+    assert_eq!(coordinator_node().await, coordinator, "nothing restarted");
 }

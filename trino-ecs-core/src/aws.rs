@@ -17,12 +17,13 @@ use crate::calls::CallCounter;
 use crate::error::{Error, Result, aws};
 use crate::lease::{Holder, Lease, LeaseState};
 use crate::model::{
-    AlarmSpec, DEPLOY_TAG, Desired, HASH_TAG, ParamValue, PolicySpec, ServiceSpec, TaskDefSpec,
-    Tier,
+    AlarmSpec, DEPLOY_TAG, Desired, HASH_TAG, LIVE_TAG, ParamValue, PolicySpec, RESTART_TAG,
+    SPEC_TAG, ServiceSpec, TaskDefSpec, Tier,
 };
 use crate::plan::{
-    Action, Change, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
+    Action, Change, LiveTag, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
 };
+use crate::render::Role;
 
 /// The AWS clients of one cluster.
 #[derive(Debug, Clone)]
@@ -203,9 +204,11 @@ impl AwsCluster {
                     let active = self.active_revisions(family).await?;
                     let mut reads = BTreeMap::new();
                     let mut deploys = BTreeMap::new();
+                    let mut restarts = BTreeMap::new();
+                    let mut hashes = BTreeMap::new();
                     for revision in &active {
-                        let (parameters, deploy) = if *revision == arn {
-                            (parameters_read(td), tag(out.tags(), DEPLOY_TAG))
+                        let (parameters, tags) = if *revision == arn {
+                            (parameters_read(td), out.tags().to_vec())
                         } else {
                             let out = self
                                 .ecs
@@ -219,12 +222,18 @@ impl AwsCluster {
                                 out.task_definition()
                                     .map(parameters_read)
                                     .unwrap_or_default(),
-                                tag(out.tags(), DEPLOY_TAG),
+                                out.tags().to_vec(),
                             )
                         };
                         reads.insert(revision.clone(), parameters);
-                        if let Some(deploy) = deploy {
+                        if let Some(deploy) = tag(&tags, DEPLOY_TAG) {
                             deploys.insert(revision.clone(), deploy);
+                        }
+                        if let Some(restart) = tag(&tags, RESTART_TAG) {
+                            restarts.insert(revision.clone(), restart);
+                        }
+                        if let Some(hash) = tag(&tags, HASH_TAG) {
+                            hashes.insert(revision.clone(), hash);
                         }
                     }
                     observed.task_defs.insert(
@@ -235,6 +244,8 @@ impl AwsCluster {
                             active,
                             reads,
                             deploys,
+                            restarts,
+                            hashes,
                         },
                     );
                 }
@@ -261,12 +272,29 @@ impl AwsCluster {
                 if s.status() != Some("ACTIVE") {
                     continue;
                 }
-                let hash = s
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == Some(HASH_TAG))
-                    .and_then(|t| t.value())
-                    .map(str::to_owned);
+                let hash = tag(s.tags(), HASH_TAG);
+                let live = tag(s.tags(), LIVE_TAG).and_then(|v| LiveTag::parse(&v));
+                // The coordinator's running task, with dynamic catalog management: a live catalog change
+                // is made on it, and a live tag holds only while the task it names runs.
+                let tasks = if desired.live_catalogs
+                    && desired
+                        .services
+                        .iter()
+                        .any(|d| d.role == Role::Coordinator && Some(d.name.as_str()) == s.service_name())
+                {
+                    self.ecs
+                        .list_tasks()
+                        .cluster(&desired.cluster)
+                        .service_name(s.service_name().unwrap_or_default())
+                        .desired_status(ecs::types::DesiredStatus::Running)
+                        .send()
+                        .await
+                        .map_err(|e| aws("ecs:ListTasks", e))?
+                        .task_arns()
+                        .to_vec()
+                } else {
+                    Vec::new()
+                };
                 observed.services.insert(
                     s.service_name().unwrap_or_default().to_owned(),
                     ObservedService {
@@ -283,6 +311,9 @@ impl AwsCluster {
                         desired: s.desired_count(),
                         running: s.running_count(),
                         hash,
+                        spec_hash: tag(s.tags(), SPEC_TAG),
+                        live,
+                        tasks,
                     },
                 );
             }
@@ -373,6 +404,7 @@ impl AwsCluster {
         plan: &Plan,
         observed: &Observed,
         deploy_id: &str,
+        coordinator: Option<&trino_client::Client>,
         progress: &mut (dyn FnMut(&Action) + Send),
     ) -> Result<()> {
         let mut task_arns: BTreeMap<String, String> = observed
@@ -430,7 +462,10 @@ impl AwsCluster {
                     }
                 }
                 Action::RegisterTaskDefinition { spec, hash, .. } => {
-                    let arn = self.register_task_definition(spec, hash, deploy_id).await?;
+                    let restart = desired.restart_hash(&spec.family);
+                    let arn = self
+                        .register_task_definition(spec, hash, &restart, deploy_id)
+                        .await?;
                     task_arns.insert(spec.family.clone(), arn);
                 }
                 Action::DeregisterTaskDefinition { arn } => {
@@ -452,8 +487,73 @@ impl AwsCluster {
                         }
                     })?;
                     let existing = observed.services.get(&spec.name).map(|s| s.arn.clone());
-                    self.put_service(&desired.cluster, spec, hash, &task_arn, change, existing)
-                        .await?;
+                    let spec_hash = desired.spec_hash(spec);
+                    self.put_service(
+                        &desired.cluster,
+                        spec,
+                        [hash, &spec_hash],
+                        &task_arn,
+                        change,
+                        existing,
+                    )
+                    .await?;
+                }
+                Action::LiveCatalogs {
+                    service,
+                    family,
+                    task,
+                    revision,
+                    changes,
+                    hash,
+                    ..
+                } => {
+                    let client = coordinator.ok_or_else(|| Error::InvalidConfig {
+                        field: "--coordinator".into(),
+                        reason: format!(
+                            "the plan changes the catalogs of {service} live (CREATE/DROP CATALOG) and needs \
+                             the coordinator's address"
+                        ),
+                    })?;
+                    let revision = match revision {
+                        Some(arn) => arn.clone(),
+                        None => task_arns.get(family).cloned().ok_or_else(|| Error::NotFound {
+                            operation: "ecs:DescribeTaskDefinition",
+                            message: format!("task definition family {family} has no active revision"),
+                        })?,
+                    };
+                    let arn = observed
+                        .services
+                        .get(service)
+                        .map(|s| s.arn.clone())
+                        .ok_or_else(|| Error::NotFound {
+                            operation: "ecs:DescribeServices",
+                            message: format!("service {service} does not exist"),
+                        })?;
+                    crate::live::apply_catalog_changes(client, changes).await?;
+                    // Tagged after the statements: a crash in between makes the next plan change them again
+                    // (each statement is idempotent), never skip them.
+                    let mut tags = vec![
+                        ecs::types::Tag::builder()
+                            .key(LIVE_TAG)
+                            .value(
+                                LiveTag {
+                                    revision,
+                                    task: task.clone(),
+                                }
+                                .value(),
+                            )
+                            .build(),
+                    ];
+                    if let Some(hash) = hash {
+                        tags.push(ecs::types::Tag::builder().key(HASH_TAG).value(hash).build());
+                    }
+                    self.ecs
+                        .tag_resource()
+                        .resource_arn(arn)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| aws("ecs:TagResource", e))?;
                 }
                 Action::RollBackService { service, to, .. } => {
                     // Only the revision changes; the service's other settings are the ones that revision
@@ -665,6 +765,7 @@ impl AwsCluster {
         &self,
         spec: &TaskDefSpec,
         hash: &str,
+        restart_hash: &str,
         deploy_id: &str,
     ) -> Result<String> {
         const OP: &str = "ecs:RegisterTaskDefinition";
@@ -743,6 +844,12 @@ impl AwsCluster {
                     .value(deploy_id)
                     .build(),
             )
+            .tags(
+                ecs::types::Tag::builder()
+                    .key(RESTART_TAG)
+                    .value(restart_hash)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| aws(OP, e))?;
@@ -757,7 +864,7 @@ impl AwsCluster {
         &self,
         cluster: &str,
         spec: &ServiceSpec,
-        hash: &str,
+        [hash, spec_hash]: [&str; 2],
         task_arn: &str,
         change: &Change,
         existing: Option<String>,
@@ -807,7 +914,13 @@ impl AwsCluster {
             );
         }
         let connect = connect.build();
-        let tag = ecs::types::Tag::builder().key(HASH_TAG).value(hash).build();
+        let tags = vec![
+            ecs::types::Tag::builder().key(HASH_TAG).value(hash).build(),
+            ecs::types::Tag::builder()
+                .key(SPEC_TAG)
+                .value(spec_hash)
+                .build(),
+        ];
         match (change, existing) {
             (Change::Update(_) | Change::RolledBack { .. }, Some(arn)) => {
                 self.ecs
@@ -827,7 +940,7 @@ impl AwsCluster {
                 self.ecs
                     .tag_resource()
                     .resource_arn(arn)
-                    .tags(tag)
+                    .set_tags(Some(tags))
                     .send()
                     .await
                     .map_err(|e| aws("ecs:TagResource", e))?;
@@ -848,7 +961,7 @@ impl AwsCluster {
                     .service_connect_configuration(connect)
                     .health_check_grace_period_seconds(spec.health_check_grace_seconds)
                     .propagate_tags(ecs::types::PropagateTags::Service)
-                    .tags(tag)
+                    .set_tags(Some(tags))
                     .send()
                     .await
                     .map_err(|e| aws(OP, e))?;
@@ -1280,10 +1393,13 @@ impl std::fmt::Display for ClusterStatus {
                 .max()
                 .unwrap_or(0);
             for r in &self.revisions {
-                let state = match (r.running, r.draining) {
-                    (true, _) => "  running",
-                    (false, true) => "  draining",
-                    _ => "",
+                let state = match (r.running, r.draining, &r.live_from) {
+                    (true, _, Some(task)) => {
+                        format!("  running (its catalogs live on a task started from {task})")
+                    }
+                    (true, _, None) => "  running".to_owned(),
+                    (false, true, _) => "  draining".to_owned(),
+                    _ => String::new(),
                 };
                 writeln!(
                     f,

@@ -66,7 +66,8 @@ pub struct WorkerRollout<'a> {
     pub progress: Box<dyn FnMut(&str) + Send + 'a>,
 }
 
-/// How a deploy replaces the coordinator. Trino cannot drain a coordinator (it refuses `SHUTTING_DOWN`), and
+/// How a deploy reaches and replaces the coordinator. Its client makes live catalog changes
+/// ([`Action::LiveCatalogs`]: a plan with one is refused without it). Trino cannot drain a coordinator (it refuses `SHUTTING_DOWN`), and
 /// ECS stops the old one before it starts the new one (two coordinators never serve the alias), so the
 /// replacement ends every query the coordinator runs. A deploy given this waits, before it changes anything,
 /// until no user query runs (within `wait`; past it nothing is applied), then applies, and measures how long
@@ -272,6 +273,14 @@ async fn locked(
         if !plan.is_empty() && plan != first && !confirm(&plan) {
             return Ok(None);
         }
+        if plan.live_catalogs().is_some() && rollout.coordinator.is_none() {
+            return Err(Error::InvalidConfig {
+                field: "--coordinator".into(),
+                reason: "the plan changes catalogs on the running coordinator (CREATE/DROP CATALOG) and \
+                         needs its address: give --coordinator URL; nothing was applied"
+                    .into(),
+            });
+        }
         if let Some(c) = rollout
             .coordinator
             .as_mut()
@@ -301,7 +310,8 @@ async fn locked(
             w.drainer.protect_for_rollout(&mut *w.progress).await?;
         }
         let deploy_id = crate::model::deploy_id(chrono::Utc::now());
-        aws.apply(desired, &plan, &observed, &deploy_id, progress)
+        let client = rollout.coordinator.as_ref().map(|c| &c.client);
+        aws.apply(desired, &plan, &observed, &deploy_id, client, progress)
             .await?;
         Ok(Some(plan))
     }

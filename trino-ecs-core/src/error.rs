@@ -106,6 +106,17 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A live catalog change failed on the running coordinator; `undo` says whether the changes made before
+    /// it were undone (the coordinator then has the catalogs it had).
+    #[error("changing catalog {catalog} on the running coordinator failed: {reason}; {undo}")]
+    LiveCatalog {
+        /// The catalog whose statement failed.
+        catalog: String,
+        /// Trino's answer.
+        reason: String,
+        /// What became of the changes made before it.
+        undo: String,
+    },
     /// A rollback cannot move to what was asked (nothing is changed).
     #[error("rollback: {reason}")]
     Rollback {

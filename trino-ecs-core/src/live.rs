@@ -72,6 +72,60 @@ pub async fn drop_catalog(client: &trino_client::Client, name: &str) -> Result<(
     Ok(())
 }
 
+/// Makes a plan's catalog changes on the running coordinator: each catalog is dropped (`DROP CATALOG IF
+/// EXISTS`) and, when it has a new file, created from it (`CREATE CATALOG`). Trino lets a running query
+/// finish with the catalog it started with; a query starting between a changed catalog's DROP and CREATE
+/// (milliseconds) does not find it. Every statement is idempotent, so a run that died midway is simply made
+/// again. On a failure, every change made so far is undone in reverse (each catalog back to its old file),
+/// so the coordinator keeps the catalogs it had, and the error names the catalog and Trino's answer.
+pub async fn apply_catalog_changes(
+    client: &trino_client::Client,
+    changes: &[crate::plan::CatalogChange],
+) -> Result<()> {
+    for (i, change) in changes.iter().enumerate() {
+        let Err(e) = set_catalog(client, &change.name, change.to.as_deref()).await else {
+            continue;
+        };
+        let mut failed = Vec::new();
+        for undo in changes[..=i].iter().rev() {
+            if let Err(u) = set_catalog(client, &undo.name, undo.from.as_deref()).await {
+                failed.push(format!("{}: {u}", undo.name));
+            }
+        }
+        return Err(Error::LiveCatalog {
+            catalog: change.name.clone(),
+            reason: e.to_string(),
+            undo: if failed.is_empty() {
+                "every change before it was undone: the coordinator has the catalogs it had, and the \
+                 service was not touched"
+                    .to_owned()
+            } else {
+                format!(
+                    "undoing the changes before it failed too ({}): the next deploy makes them again",
+                    failed.join("; ")
+                )
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Drops catalog `name` if it exists and creates it from `file` (a rendered `.properties` text) if given.
+async fn set_catalog(client: &trino_client::Client, name: &str, file: Option<&str>) -> Result<()> {
+    drop_catalog(client, name).await?;
+    if let Some(text) = file {
+        let properties: Vec<(String, String)> = trino_catalogs::properties::read_properties(text)
+            .map_err(|reason| Error::InvalidConfig {
+                field: format!("catalogs.{name}"),
+                reason: format!("the rendered catalog file does not read: {reason}"),
+            })?
+            .into_iter()
+            .collect();
+        create_catalog(client, name, &properties).await?;
+    }
+    Ok(())
+}
+
 /// The statement [`active_workers`] runs.
 pub const ACTIVE_WORKERS_SQL: &str =
     "SELECT count(*) FROM system.runtime.nodes WHERE NOT coordinator AND state = 'active'";

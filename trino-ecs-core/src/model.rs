@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use trino_catalogs::SecretRef;
 
-use crate::config::{LakeConfig, LaunchType};
+use crate::config::{CatalogManagement, LakeConfig, LaunchType};
 use crate::error::{Error, Result};
 use crate::render::{
     self, CATALOG_DIR, CONFIG_DIR, EVENT_LOG_PASSWORD_ENV, HTTP_PORT, PORT_NAME, Role,
@@ -31,6 +31,18 @@ pub const DEPLOY_TAG: &str = "trino-lake:deploy";
 pub fn deploy_id(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }
+/// The tag of a task-definition revision holding its [`Desired::restart_hash`] when registered: what a running
+/// task of it would need a restart to change. A coordinator whose revision differs from the desired one in
+/// catalog files only takes the change live (see [`crate::plan::Action::LiveCatalogs`]).
+pub const RESTART_TAG: &str = "trino-lake:restart-hash";
+/// The tag of a service holding its [`Desired::spec_hash`] (the service's own settings, which UpdateService
+/// applies whether or not its deployment then succeeds).
+pub const SPEC_TAG: &str = "trino-lake:spec-hash";
+/// The tag of the coordinator service saying which revision's catalogs its running task has since a live
+/// change: `<revision ARN> <task ARN>`. It holds only while that task runs: a replacement starts with the files
+/// of the revision the service runs.
+pub const LIVE_TAG: &str = "trino-lake:live-catalogs";
+
 /// The CloudWatch namespace of the metrics the tool publishes.
 pub const METRIC_NAMESPACE: &str = "TrinoLake";
 /// The metric the step-scaling alarm watches: queued queries divided by active workers.
@@ -388,6 +400,15 @@ pub struct Desired {
     /// SHA-256 of each catalog secret parameter's value, by parameter name (see
     /// [`DeployInputs::catalog_secret_values`]).
     pub catalog_secret_digests: BTreeMap<String, Vec<u8>>,
+    /// Whether catalogs change on the running cluster (`cluster.catalog_management = "dynamic"`): the
+    /// coordinator alone reads catalog files (workers get catalogs from it), and a change of catalog files
+    /// only is made with `CREATE CATALOG`/`DROP CATALOG` instead of a restart.
+    pub live_catalogs: bool,
+    /// Where the catalog files' parameters live, `<prefix>/<cluster>/rendered/catalog`: a parameter
+    /// `<catalog_dir>/<digest>/<name>.properties` is catalog `name`'s file.
+    pub catalog_dir: String,
+    /// Each task definition without its catalog files: what [`Desired::restart_hash`] hashes.
+    pub restart_specs: BTreeMap<String, TaskDefSpec>,
 }
 
 /// Builds the desired state. Fails only on config that cannot be deployed (e.g. no execution role).
@@ -529,6 +550,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
         .clone()
         .unwrap_or_else(|| format!("/ecs/{}", c.name));
     let mut task_defs = BTreeMap::new();
+    let mut restart_specs = BTreeMap::new();
     let mut services = Vec::new();
     for role in [Role::Coordinator, Role::Worker] {
         let mut files = Vec::new();
@@ -547,16 +569,26 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
                 name,
             ));
         }
-        files.extend(catalog_files.iter().cloned());
-        let mut secrets = secret_env.clone();
-        if role == Role::Coordinator {
-            secrets.extend(coordinator_only.iter().cloned());
+        let restart_files = files.clone();
+        // With dynamic catalog management a worker gets each catalog's properties from the coordinator with
+        // its tasks (WorkerDynamicCatalogManager): only the coordinator's catalog store reads files, so a
+        // catalog change touches the coordinator alone.
+        if role == Role::Coordinator || c.catalog_management == CatalogManagement::Static {
+            files.extend(catalog_files.iter().cloned());
         }
-        secrets.extend(files.iter().map(|(var, _, name)| SecretEnv {
-            name: var.clone(),
-            value_from: arn(name),
-        }));
-        secrets.sort_by(|a, b| a.name.cmp(&b.name));
+        let secrets_for = |files: &[(String, String, String)]| {
+            let mut secrets = secret_env.clone();
+            if role == Role::Coordinator {
+                secrets.extend(coordinator_only.iter().cloned());
+            }
+            secrets.extend(files.iter().map(|(var, _, name)| SecretEnv {
+                name: var.clone(),
+                value_from: arn(name),
+            }));
+            secrets.sort_by(|a, b| a.name.cmp(&b.name));
+            secrets
+        };
+        let secrets = secrets_for(&files);
         let size = match role {
             Role::Coordinator => c.coordinator,
             Role::Worker => crate::config::NodeSize {
@@ -570,9 +602,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
             LaunchType::Fargate => 120,
             LaunchType::Ec2 => (2 * c.shutdown_grace_period_seconds).max(120),
         };
-        task_defs.insert(
-            family.clone(),
-            TaskDefSpec {
+        let spec = TaskDefSpec {
                 family: family.clone(),
                 role,
                 cpu: size.cpu,
@@ -597,8 +627,12 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
                     log_region: region.clone(),
                     log_stream_prefix: role.as_str().into(),
                 },
-            },
-        );
+            };
+        let mut restart = spec.clone();
+        restart.container.command = vec!["sh".into(), "-c".into(), entry_script(&restart_files)];
+        restart.container.secrets = secrets_for(&restart_files);
+        restart_specs.insert(family.clone(), restart);
+        task_defs.insert(family.clone(), spec);
         let server = (role == Role::Coordinator).then(|| ServiceConnectServer {
             port_name: PORT_NAME,
             discovery_name: render::coordinator_alias(config),
@@ -686,7 +720,7 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
     Ok(Desired {
         cluster: c.name.clone(),
         region,
-        managed_paths: vec![rendered, secrets],
+        managed_paths: vec![rendered.clone(), secrets],
         parameters,
         lock_parameter: format!("{base}/deploy-lock"),
         namespace: c.name.clone(),
@@ -704,6 +738,9 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
                 )
             })
             .collect(),
+        live_catalogs: c.catalog_management == CatalogManagement::Dynamic,
+        catalog_dir: format!("{rendered}/catalog"),
+        restart_specs,
     })
 }
 
@@ -811,15 +848,60 @@ impl Desired {
     pub fn service_hash(&self, service: &ServiceSpec) -> String {
         let task = &self.task_defs[&service.task_family];
         let mut hasher = Sha256::new();
-        // The initial count is used only when the service is created (autoscaling owns the count afterwards), so
-        // changing `workers.desired` must not roll every worker.
-        let spec = ServiceSpec {
+        hasher.update(self.spec_hash(service));
+        hasher.update(self.task_def_hash(&service.task_family));
+        self.hash_reads(&mut hasher, &task.container.secrets);
+        hex16(&hasher.finalize())
+    }
+
+    /// The [`SPEC_TAG`] of a service: its own settings. The initial count is left out: it is used only when
+    /// the service is created (autoscaling owns the count afterwards), so changing `workers.desired` must not
+    /// roll every worker.
+    pub fn spec_hash(&self, service: &ServiceSpec) -> String {
+        content_hash(&ServiceSpec {
             initial_count: 0,
             ..service.clone()
-        };
-        hasher.update(serde_json::to_vec(&spec).expect("serialises"));
-        hasher.update(self.task_def_hash(&service.task_family));
-        for secret in &task.container.secrets {
+        })
+    }
+
+    /// The [`RESTART_TAG`] of a family's revision: its task definition without the catalog files, and the
+    /// values of every other parameter it reads. Two revisions with the same restart hash differ in catalog
+    /// files only, which dynamic catalog management changes on a running coordinator.
+    pub fn restart_hash(&self, family: &str) -> String {
+        let spec = &self.restart_specs[family];
+        let mut hasher = Sha256::new();
+        hasher.update(content_hash(spec));
+        self.hash_reads(&mut hasher, &spec.container.secrets);
+        hex16(&hasher.finalize())
+    }
+
+    /// Catalog `name` of a parameter holding a catalog file (`<catalog_dir>/<digest>/<name>.properties`).
+    pub fn catalog_of_parameter<'a>(&self, parameter: &'a str) -> Option<&'a str> {
+        let rest = parameter.strip_prefix(&self.catalog_dir)?.strip_prefix('/')?;
+        let (_, file) = rest.split_once('/')?;
+        file.strip_suffix(".properties")
+    }
+
+    /// The catalog files a family's desired revision reads: catalog name -> `.properties` text.
+    pub fn catalog_files(&self, family: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for secret in &self.task_defs[family].container.secrets {
+            if let Some(param) = self
+                .parameters
+                .values()
+                .find(|p| secret.value_from.ends_with(&p.name))
+                && let (Some(name), ParamValue::Text(text)) =
+                    (self.catalog_of_parameter(&param.name), &param.value)
+            {
+                out.insert(name.to_owned(), text.clone());
+            }
+        }
+        out
+    }
+
+    /// Hashes the value of each parameter `secrets` inject (secrets by digest only).
+    fn hash_reads(&self, hasher: &mut Sha256, secrets: &[SecretEnv]) {
+        for secret in secrets {
             hasher.update(secret.value_from.as_bytes());
             if let Some(param) = self
                 .parameters
@@ -842,7 +924,6 @@ impl Desired {
                 hasher.update(digest);
             }
         }
-        hex16(&hasher.finalize())
     }
 }
 
@@ -1068,8 +1149,10 @@ mod tests {
                 .collect();
             let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
             assert_eq!(names.len(), unique.len(), "{names:?}");
-            assert!(
+            // With dynamic catalog management only the coordinator reads catalog files.
+            assert_eq!(
                 names.contains(&"TRINO_FILE_CATALOG_SALES_PASSWORD_PROPERTIES"),
+                td.role == Role::Coordinator,
                 "{names:?}"
             );
         }
@@ -1093,9 +1176,20 @@ mod tests {
             "connector.name=iceberg\niceberg.file-format=ORC\n".into(),
         );
         let b = desired(&local(), &changed).unwrap();
-        for family in a.task_defs.keys() {
-            assert_ne!(a.task_def_hash(family), b.task_def_hash(family));
-        }
+        assert_ne!(
+            a.task_def_hash("lake-local-coordinator"),
+            b.task_def_hash("lake-local-coordinator")
+        );
+        assert_eq!(
+            a.task_def_hash("lake-local-worker"),
+            b.task_def_hash("lake-local-worker"),
+            "with dynamic catalog management a worker gets catalogs from the coordinator, not from files"
+        );
+        assert_eq!(
+            a.restart_hash("lake-local-coordinator"),
+            b.restart_hash("lake-local-coordinator"),
+            "only catalog files differ"
+        );
         let files = |d: &Desired| -> Vec<String> {
             d.parameters
                 .keys()

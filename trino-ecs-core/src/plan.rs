@@ -49,6 +49,48 @@ pub struct ObservedTaskDef {
     /// The deploy that registered each active revision (its `lake:deploy` tag, a UTC time such as
     /// `20261203T101500.250Z`), by revision ARN; revisions registered before the tag existed are absent.
     pub deploys: BTreeMap<String, String>,
+    /// Each active revision's restart hash ([`crate::model::RESTART_TAG`]), by revision ARN.
+    pub restarts: BTreeMap<String, String>,
+    /// Each active revision's content hash tag, by revision ARN.
+    pub hashes: BTreeMap<String, String>,
+}
+
+impl ObservedTaskDef {
+    /// Whether revision `arn` has other content than the newest one (by their hash tags; by ARN when a tag
+    /// is missing). A revision registered again with the content of an older one (a deploy reverted after a
+    /// failed one) is the same content: a service on the older one need not move.
+    fn differs_from_newest(&self, arn: &str) -> bool {
+        match (self.hashes.get(arn), self.hashes.get(&self.arn)) {
+            (Some(a), Some(b)) => a != b,
+            _ => arn != self.arn,
+        }
+    }
+}
+
+/// What [`crate::model::LIVE_TAG`] says: the coordinator task `task` has the catalogs of `revision`, made live
+/// with `CREATE CATALOG`/`DROP CATALOG` although the task was started from an older revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTag {
+    /// The revision ARN whose catalogs the task has.
+    pub revision: String,
+    /// The task ARN.
+    pub task: String,
+}
+
+impl LiveTag {
+    /// The tag's value, `<revision ARN> <task ARN>`.
+    pub fn value(&self) -> String {
+        format!("{} {}", self.revision, self.task)
+    }
+
+    /// Reads a tag's value (`None`: not of that shape).
+    pub fn parse(value: &str) -> Option<Self> {
+        let (revision, task) = value.split_once(' ')?;
+        (!revision.is_empty() && !task.is_empty()).then(|| Self {
+            revision: revision.to_owned(),
+            task: task.to_owned(),
+        })
+    }
 }
 
 /// An ECS service as described.
@@ -66,6 +108,26 @@ pub struct ObservedService {
     pub running: i32,
     /// The hash tag of the last applied spec.
     pub hash: Option<String>,
+    /// The spec-hash tag ([`crate::model::SPEC_TAG`]) of the last applied service settings.
+    pub spec_hash: Option<String>,
+    /// The live-catalogs tag ([`crate::model::LIVE_TAG`]), when a live change was made.
+    pub live: Option<LiveTag>,
+    /// The ARNs of its running tasks, when observed (the coordinator's, with dynamic catalog management).
+    pub tasks: Vec<String>,
+}
+
+impl ObservedService {
+    /// The revision whose files its running task has in effect: the live catalogs' revision while the task
+    /// that live change was made on still runs, else the one it runs.
+    pub fn effective(&self) -> &str {
+        self.valid_live()
+            .map_or(&self.task_definition, |l| &l.revision)
+    }
+
+    /// The live tag, while the task it names still runs.
+    pub fn valid_live(&self) -> Option<&LiveTag> {
+        self.live.as_ref().filter(|l| self.tasks.contains(&l.task))
+    }
 }
 
 /// What exists in AWS for one cluster.
@@ -168,6 +230,27 @@ pub enum Action {
         /// Why.
         change: Change,
     },
+    /// Change the catalogs of the running coordinator task with `DROP CATALOG`/`CREATE CATALOG` (dynamic
+    /// catalog management) instead of replacing it: the revision it was started from differs from the one
+    /// it gets in catalog files only. The service stays on its revision; its live tag then says the task
+    /// has `revision`'s catalogs (a replacement task starts with its revision's files, and the next plan
+    /// makes the change again).
+    LiveCatalogs {
+        /// The coordinator service.
+        service: String,
+        /// Its task family.
+        family: String,
+        /// The running task the statements change.
+        task: String,
+        /// The revision whose catalogs the task gets (`None`: the one this plan registers for `family`).
+        revision: Option<String>,
+        /// The revision whose catalogs the task has now.
+        from: String,
+        /// The catalogs that change, by name.
+        changes: Vec<CatalogChange>,
+        /// The service's hash tag afterwards (`None`: kept, as by a rollback).
+        hash: Option<String>,
+    },
     /// Move a service back to a retained revision of its family (`rollback`), which reads its own files.
     RollBackService {
         /// The service.
@@ -217,7 +300,9 @@ impl Action {
             Action::RegisterTaskDefinition { spec, .. } => &spec.family,
             Action::DeregisterTaskDefinition { arn } => arn,
             Action::PutService { spec, .. } => &spec.name,
-            Action::RollBackService { service, .. } => service,
+            Action::RollBackService { service, .. } | Action::LiveCatalogs { service, .. } => {
+                service
+            }
             Action::PutScalableTarget { resource_id, .. } => resource_id,
             Action::PutScalingPolicy { spec, .. } => spec.name(),
             Action::PutAlarm { spec, .. } => &spec.name,
@@ -234,11 +319,24 @@ impl Action {
                 "task-definition"
             }
             Action::PutService { .. } | Action::RollBackService { .. } => "service",
+            Action::LiveCatalogs { .. } => "catalog",
             Action::PutScalableTarget { .. } => "scalable-target",
             Action::PutScalingPolicy { .. } => "scaling-policy",
             Action::PutAlarm { .. } => "alarm",
         }
     }
+}
+
+/// A catalog a [`Action::LiveCatalogs`] changes: its `.properties` text before and after (`None`: absent).
+/// Catalog files hold secrets as `${ENV:VAR}` references only, so the texts are safe to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogChange {
+    /// The catalog.
+    pub name: String,
+    /// Its file as the task has it.
+    pub from: Option<String>,
+    /// Its file as the task gets it.
+    pub to: Option<String>,
 }
 
 /// An ordered list of actions; applying them in order converges the cluster.
@@ -248,6 +346,17 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Resources left out because the endpoint cannot manage them (printed with the plan).
     pub skipped: Vec<String>,
+    /// Why a change that could not be made live restarts what it restarts (printed with the plan).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// The live catalog change the plan makes, if any.
+    pub fn live_catalogs(&self) -> Option<&Action> {
+        self.actions
+            .iter()
+            .find(|a| matches!(a, Action::LiveCatalogs { .. }))
+    }
 }
 
 impl Plan {
@@ -333,35 +442,52 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         }
     }
 
+    let mut notes = Vec::new();
     for spec in &desired.services {
         let hash = desired.service_hash(spec);
+        let registers = registering.contains(&spec.task_family.as_str());
         let newest = observed
             .task_defs
             .get(&spec.task_family)
             .map(|td| td.arn.as_str());
-        let change = match observed.services.get(&spec.name) {
+        let running = observed.services.get(&spec.name);
+        let change = match running {
             None => Some(Change::Create),
             Some(o) if o.hash.as_deref() != Some(hash.as_str()) => {
                 Some(Change::Update(o.hash.clone()))
             }
-            // Same content, but an older revision runs (rolled back): the config's revision is the newest.
+            // Same content, but an older revision runs (rolled back, or a coordinator replaced since its
+            // catalogs were changed live): the config's revision is the newest.
             Some(o)
-                if !registering.contains(&spec.task_family.as_str())
-                    && newest.is_some_and(|n| n != o.task_definition) =>
+                if !registers
+                    && observed
+                        .task_defs
+                        .get(&spec.task_family)
+                        .is_some_and(|td| td.differs_from_newest(o.effective())) =>
             {
                 Some(Change::RolledBack {
-                    running: o.task_definition.clone(),
+                    running: o.effective().to_owned(),
                 })
             }
             Some(_) => None,
         };
-        if let Some(change) = change {
-            actions.push(Action::PutService {
-                spec: Box::new(spec.clone()),
-                hash,
-                change,
-            });
+        let Some(change) = change else { continue };
+        if let Some(o) = running.filter(|_| change != Change::Create) {
+            let to = (!registers).then(|| newest.map(str::to_owned)).flatten();
+            match live_change(desired, observed, spec, o, to, Some(hash.clone())) {
+                Ok(Some(action)) => {
+                    actions.push(action);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(why) => notes.push(why),
+            }
         }
+        actions.push(Action::PutService {
+            spec: Box::new(spec.clone()),
+            hash,
+            change,
+        });
     }
 
     let s = &desired.scaling;
@@ -431,7 +557,119 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             });
         }
     }
-    Plan { actions, skipped }
+    Plan {
+        actions,
+        skipped,
+        notes,
+    }
+}
+
+/// The catalogs (name -> `.properties` text) revision `arn` of `family` reads, from the observed parameters
+/// (`None`: a file is gone).
+fn revision_catalogs(
+    desired: &Desired,
+    observed: &Observed,
+    family: &str,
+    arn: &str,
+) -> Option<BTreeMap<String, String>> {
+    let td = observed.task_defs.get(family)?;
+    let mut out = BTreeMap::new();
+    for name in td.reads.get(arn)? {
+        if let Some(catalog) = desired.catalog_of_parameter(name) {
+            out.insert(catalog.to_owned(), observed.parameters.get(name)?.value.clone());
+        }
+    }
+    Some(out)
+}
+
+/// The live catalog change that moves the coordinator service `o` to revision `to` (`None`: the one the
+/// plan registers, which reads the desired files), when the revision its task was started from differs from
+/// it in catalog files only. `Ok(None)`: the catalogs do not change (another change restarts it); `Err`: they
+/// do, but the coordinator restarts, for the reason given.
+fn live_change(
+    desired: &Desired,
+    observed: &Observed,
+    spec: &ServiceSpec,
+    o: &ObservedService,
+    to: Option<String>,
+    hash: Option<String>,
+) -> Result<Option<Action>, String> {
+    if spec.role != Role::Coordinator {
+        return Ok(None);
+    }
+    let family = &spec.task_family;
+    let from = o.effective();
+    let (Some(have), Some(want)) = (
+        revision_catalogs(desired, observed, family, from),
+        match &to {
+            Some(arn) => revision_catalogs(desired, observed, family, arn),
+            None => Some(desired.catalog_files(family)),
+        },
+    ) else {
+        return Ok(None);
+    };
+    if have == want {
+        return Ok(None);
+    }
+    let name = &spec.name;
+    let restarts = |why: &str| Err(format!("{name}: the catalogs change, and {why}"));
+    if !desired.live_catalogs {
+        return restarts(
+            "with static catalog management only a restart reads them: the coordinator and the workers              restart (cluster.catalog_management = \"dynamic\" changes catalogs on the running cluster)",
+        );
+    }
+    let [task] = o.tasks.as_slice() else {
+        return restarts(&format!(
+            "the service runs {} coordinator tasks, not one to change live: it restarts",
+            o.tasks.len()
+        ));
+    };
+    if !o.draining.is_empty() {
+        return restarts("a deployment of the service is still in flight: it restarts");
+    }
+    if o.spec_hash.as_deref() != Some(desired.spec_hash(spec).as_str()) {
+        return restarts("the service's own settings change too: it restarts");
+    }
+    let started = observed
+        .task_defs
+        .get(family)
+        .and_then(|td| td.restarts.get(&o.task_definition));
+    let wanted = match &to {
+        Some(arn) => observed
+            .task_defs
+            .get(family)
+            .and_then(|td| td.restarts.get(arn))
+            .cloned(),
+        None => Some(desired.restart_hash(family)),
+    };
+    if started.is_none() || started != wanted.as_ref() {
+        return restarts(&format!(
+            "more than catalog files differs from {} (node configuration, task size, image or a secret): \
+             the coordinator restarts",
+            revision_name(&o.task_definition)
+        ));
+    }
+    let mut names: Vec<&String> = have.keys().chain(want.keys()).collect();
+    names.sort();
+    names.dedup();
+    let changes = names
+        .into_iter()
+        .filter(|n| have.get(*n) != want.get(*n))
+        .map(|n| CatalogChange {
+            name: n.clone(),
+            from: have.get(n).cloned(),
+            to: want.get(n).cloned(),
+        })
+        .collect();
+    Ok(Some(Action::LiveCatalogs {
+        service: name.clone(),
+        family: family.clone(),
+        task: task.clone(),
+        revision: to,
+        from: from.to_owned(),
+        changes,
+        hash,
+    }))
 }
 
 /// The revisions to deregister: of each family's ACTIVE revisions, all but the `retained_revisions` newest
@@ -443,8 +681,11 @@ fn retired_revisions(desired: &Desired, observed: &Observed, registering: &[&str
     let in_use: Vec<&str> = observed
         .services
         .values()
-        .flat_map(|s| std::iter::once(&s.task_definition).chain(&s.draining))
-        .map(String::as_str)
+        .flat_map(|s| {
+            [s.task_definition.as_str(), s.effective()]
+                .into_iter()
+                .chain(s.draining.iter().map(String::as_str))
+        })
         .collect();
     let mut retired = Vec::new();
     for family in desired.task_defs.keys() {
@@ -521,6 +762,8 @@ pub struct RetainedRevision {
     pub running: bool,
     /// Whether an older deployment of a service still has tasks of it (a rollout in flight).
     pub draining: bool,
+    /// When it runs through a live catalog change: the revision the task was started from.
+    pub live_from: Option<String>,
 }
 
 /// Every retained revision of every family, newest first within a family.
@@ -531,11 +774,13 @@ pub fn retained(observed: &Observed) -> Vec<RetainedRevision> {
             out.push(RetainedRevision {
                 revision: revision_name(arn).to_owned(),
                 deploy: td.deploys.get(arn).cloned(),
-                running: observed
+                running: observed.services.values().any(|s| s.effective() == arn),
+                draining: observed.services.values().any(|s| s.draining.contains(arn)),
+                live_from: observed
                     .services
                     .values()
-                    .any(|s| &s.task_definition == arn),
-                draining: observed.services.values().any(|s| s.draining.contains(arn)),
+                    .find(|s| s.effective() == arn && s.task_definition != *arn)
+                    .map(|s| revision_name(&s.task_definition).to_owned()),
             });
         }
     }
@@ -567,7 +812,7 @@ pub fn rollback(
                 .filter_map(|s| {
                     let td = observed.task_defs.get(&s.task_family)?;
                     let svc = observed.services.get(&s.name)?;
-                    Some(deploy_of(td, &svc.task_definition))
+                    Some(deploy_of(td, svc.effective()))
                 })
                 .collect::<Vec<_>>();
             if running.is_empty() {
@@ -667,20 +912,26 @@ pub fn rollback(
             }
             (_, None) => continue,
         };
-        if to == svc.task_definition {
+        if to == svc.effective() {
+            continue;
+        }
+        // A coordinator whose task differs from the target in catalog files only gets them live.
+        if let Ok(Some(action)) = live_change(desired, observed, spec, svc, Some(to.clone()), None)
+        {
+            actions.push(action);
             continue;
         }
         actions.push(Action::RollBackService {
             service: spec.name.clone(),
-            from: svc.task_definition.clone(),
+            from: svc.effective().to_owned(),
             deploy: deploy_of(td, &to),
-            files: file_changes(observed, td, &svc.task_definition, &to),
+            files: file_changes(observed, td, svc.effective(), &to),
             to,
         });
     }
     Ok(Plan {
         actions,
-        skipped: Vec::new(),
+        ..Plan::default()
     })
 }
 
@@ -975,6 +1226,47 @@ impl fmt::Display for Plan {
                         }
                     }
                 }
+                Action::LiveCatalogs {
+                    service,
+                    task,
+                    revision,
+                    from,
+                    changes,
+                    ..
+                } => {
+                    writeln!(
+                        f,
+                        "~ catalogs of {service}: live on its running task {} (DROP/CREATE CATALOG, nothing \
+                         restarts; running queries keep the catalogs they started with), {} -> {}",
+                        revision_name(task),
+                        revision_name(from),
+                        revision
+                            .as_deref()
+                            .map_or("the new revision", revision_name)
+                    )?;
+                    for change in changes {
+                        match (&change.from, &change.to) {
+                            (None, Some(text)) => {
+                                writeln!(f, "      + catalog {} (CREATE CATALOG)", change.name)?;
+                                for line in text.lines() {
+                                    writeln!(f, "          + {line}")?;
+                                }
+                            }
+                            (Some(_), None) => {
+                                writeln!(f, "      - catalog {} (DROP CATALOG)", change.name)?
+                            }
+                            (Some(old), Some(new)) => {
+                                writeln!(
+                                    f,
+                                    "      ~ catalog {} (DROP and CREATE CATALOG)",
+                                    change.name
+                                )?;
+                                line_diff(f, old, new)?;
+                            }
+                            (None, None) => {}
+                        }
+                    }
+                }
                 Action::PutScalableTarget {
                     resource_id,
                     bounds,
@@ -1017,6 +1309,9 @@ impl fmt::Display for Plan {
                     )?
                 }
             }
+        }
+        for note in &self.notes {
+            writeln!(f, "! {note}")?;
         }
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
         for a in &self.actions {
@@ -1088,6 +1383,8 @@ mod tests {
                             active: vec![format!("{f}:1")],
                             reads: [(format!("{f}:1"), reads)].into(),
                             deploys: [(format!("{f}:1"), "20261201T000000Z".to_owned())].into(),
+                            restarts: [(format!("{f}:1"), d.restart_hash(f))].into(),
+                            hashes: [(format!("{f}:1"), d.task_def_hash(f))].into(),
                         },
                     )
                 })
@@ -1101,8 +1398,11 @@ mod tests {
                         task_definition: format!("{}:1", s.task_family),
                         draining: Vec::new(),
                         desired: 1,
-                        running: 0,
+                        running: 1,
                         hash: Some(d.service_hash(s)),
+                        spec_hash: Some(d.spec_hash(s)),
+                        live: None,
+                        tasks: vec![format!("arn:task/{}/1", s.name)],
                     };
                     (s.name.clone(), o)
                 })
@@ -1190,17 +1490,63 @@ mod tests {
         );
     }
 
-    #[test]
-    fn changed_catalog_writes_one_parameter_and_registers_and_rolls_both_services() {
-        let before = desired_with(&inputs());
-        let observed = converged(&before);
+    /// `inputs()` with catalog `lake` changed.
+    fn lake_changed() -> DeployInputs {
         let mut changed = inputs();
         changed.catalog_files.insert(
             "lake".into(),
             "connector.name=iceberg\niceberg.file-format=ORC\n".into(),
         );
-        let after = desired_with(&changed);
+        changed
+    }
+
+    const COORDINATOR: &str = "lake-local-coordinator";
+
+    #[test]
+    fn a_catalog_only_change_is_made_live_on_the_coordinator_and_touches_no_worker() {
+        let before = desired_with(&inputs());
+        let observed = converged(&before);
+        let after = desired_with(&lake_changed());
         let p = plan(&after, &observed);
+        let kinds: Vec<&str> = p.actions.iter().map(Action::kind).collect();
+        assert_eq!(
+            kinds,
+            ["parameter", "task-definition", "catalog"],
+            "a new file parameter and a coordinator revision reading it (the workers read no catalog file with \
+             dynamic catalog management); the running coordinator gets the catalog live: {p}"
+        );
+        let Action::RegisterTaskDefinition { spec, .. } = &p.actions[1] else {
+            unreachable!()
+        };
+        assert_eq!(spec.family, COORDINATOR);
+        assert_eq!(
+            p.actions[2],
+            Action::LiveCatalogs {
+                service: COORDINATOR.into(),
+                family: COORDINATOR.into(),
+                task: format!("arn:task/{COORDINATOR}/1"),
+                revision: None,
+                from: format!("{COORDINATOR}:1"),
+                changes: vec![CatalogChange {
+                    name: "lake".into(),
+                    from: Some("connector.name=iceberg\n".into()),
+                    to: Some("connector.name=iceberg\niceberg.file-format=ORC\n".into()),
+                }],
+                hash: Some(after.service_hash(&after.services[0])),
+            }
+        );
+        assert!(p.notes.is_empty(), "{p}");
+        insta::assert_snapshot!("changed_catalog_plan", p.to_string());
+    }
+
+    #[test]
+    fn with_static_catalogs_a_catalog_change_restarts_both_roles_and_the_plan_says_why() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/local.toml");
+        let mut config = crate::config::LakeConfig::load(&path).unwrap();
+        config.cluster.catalog_management = crate::config::CatalogManagement::Static;
+        let before = model::desired(&config, &inputs()).unwrap();
+        let after = model::desired(&config, &lake_changed()).unwrap();
+        let p = plan(&after, &converged(&before));
         let kinds: Vec<&str> = p.actions.iter().map(Action::kind).collect();
         assert_eq!(
             kinds,
@@ -1211,9 +1557,151 @@ mod tests {
                 "service",
                 "service"
             ],
-            "a new file parameter, so new revisions that read it; the old file and revision stay: {p}"
+            "{p}"
         );
-        insta::assert_snapshot!("changed_catalog_plan", p.to_string());
+        assert_eq!(p.notes.len(), 1, "{p}");
+        assert!(
+            p.to_string().contains(
+                "! lake-local-coordinator: the catalogs change, and with static catalog management only a \
+                 restart reads them"
+            ),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_catalog_change_with_more_restarts_the_coordinator_and_says_why() {
+        let before = desired_with(&inputs());
+        let observed = converged(&before);
+        // A new catalog with a secret: every node needs the new variable, which only a new task gets.
+        let mut with_secret = lake_changed();
+        with_secret.catalog_secrets.insert(
+            "TRINO_CATALOG_SALES_PASSWORD".into(),
+            "/trino/lake-local/catalogs/sales/secrets/password".into(),
+        );
+        with_secret.catalog_files.insert(
+            "sales".into(),
+            "connector.name=mysql\nconnection-password=${ENV:TRINO_CATALOG_SALES_PASSWORD}\n".into(),
+        );
+        let p = plan(&desired_with(&with_secret), &observed);
+        let services: Vec<&str> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::PutService { spec, .. } => Some(spec.name.as_str()),
+                Action::LiveCatalogs { .. } => panic!("nothing is live: {p}"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(services, [COORDINATOR, "lake-local-worker"], "{p}");
+        assert!(
+            p.to_string().contains(
+                "! lake-local-coordinator: the catalogs change, and more than catalog files differs from \
+                 lake-local-coordinator:1"
+            ),
+            "{p}"
+        );
+
+        // Two coordinator tasks (a deployment in flight) cannot be changed live either.
+        let mut observed = converged(&before);
+        let svc = observed.services.get_mut(COORDINATOR).unwrap();
+        svc.tasks.push(format!("arn:task/{COORDINATOR}/2"));
+        let p = plan(&desired_with(&lake_changed()), &observed);
+        assert!(p.live_catalogs().is_none(), "{p}");
+        assert!(
+            p.to_string()
+                .contains("the service runs 2 coordinator tasks, not one to change live"),
+            "{p}"
+        );
+    }
+
+    /// What AWS shows after the live change of `lake_changed()`: the coordinator service still runs :1, its
+    /// newest revision :2 reads the changed file, and its tag says task 1 has :2's catalogs.
+    fn live_applied() -> (Desired, Observed) {
+        let before = desired_with(&inputs());
+        let after = desired_with(&lake_changed());
+        let mut observed = converged(&before);
+        let new = converged(&after);
+        observed.parameters.extend(new.parameters);
+        let (one, two) = (format!("{COORDINATOR}:1"), format!("{COORDINATOR}:2"));
+        let td = observed.task_defs.get_mut(COORDINATOR).unwrap();
+        td.arn = two.clone();
+        td.hash = Some(after.task_def_hash(COORDINATOR));
+        td.active.push(two.clone());
+        td.reads
+            .insert(two.clone(), new.task_defs[COORDINATOR].reads[&one].clone());
+        td.deploys
+            .insert(two.clone(), "20261202T000000Z".to_owned());
+        td.restarts
+            .insert(two.clone(), after.restart_hash(COORDINATOR));
+        td.hashes
+            .insert(two.clone(), after.task_def_hash(COORDINATOR));
+        let svc = observed.services.get_mut(COORDINATOR).unwrap();
+        svc.hash = Some(after.service_hash(&after.services[0]));
+        svc.live = Some(LiveTag {
+            revision: two,
+            task: svc.tasks[0].clone(),
+        });
+        (after, observed)
+    }
+
+    #[test]
+    fn a_live_change_holds_while_its_task_runs_and_is_made_again_on_a_replacement() {
+        let (after, observed) = live_applied();
+        let p = plan(&after, &observed);
+        assert!(p.is_empty(), "task 1 has :2's catalogs: {p}");
+        let svc = &observed.services[COORDINATOR];
+        assert_eq!(svc.effective(), format!("{COORDINATOR}:2"));
+        let listed = retained(&observed);
+        assert!(
+            listed
+                .iter()
+                .any(|r| r.revision == format!("{COORDINATOR}:2") && r.running),
+            "{listed:?}"
+        );
+
+        // ECS replaced the task (it failed its health check): the new one started with :1's files.
+        let mut replaced = observed.clone();
+        replaced.services.get_mut(COORDINATOR).unwrap().tasks = vec![format!("arn:task/{COORDINATOR}/9")];
+        let p = plan(&after, &replaced);
+        let [Action::LiveCatalogs {
+            task,
+            revision,
+            from,
+            changes,
+            ..
+        }] = p.actions.as_slice()
+        else {
+            panic!("the change is made again, live, on the new task: {p}");
+        };
+        assert_eq!(task, &format!("arn:task/{COORDINATOR}/9"));
+        assert_eq!(revision.as_deref(), Some(format!("{COORDINATOR}:2").as_str()));
+        assert_eq!(from, &format!("{COORDINATOR}:1"));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].name, "lake");
+    }
+
+    #[test]
+    fn a_rollback_of_catalogs_only_is_made_live() {
+        let (after, observed) = live_applied();
+        let p = rollback(&after, &observed, &RollbackTarget::Previous).unwrap();
+        let [Action::LiveCatalogs {
+            revision,
+            changes,
+            hash,
+            ..
+        }] = p.actions.as_slice()
+        else {
+            panic!("the coordinator's catalogs go back live, nothing else moves: {p}");
+        };
+        assert_eq!(revision.as_deref(), Some(format!("{COORDINATOR}:1").as_str()));
+        assert_eq!(
+            changes[0].to.as_deref(),
+            Some("connector.name=iceberg\n"),
+            "{p}"
+        );
+        assert_eq!(hash, &None, "a rollback keeps the config's hash: the next deploy moves it forward");
+        assert!(p.to_string().contains("live on its running task"), "{p}");
     }
 
     #[test]
@@ -1434,6 +1922,18 @@ mod tests {
             td.deploys = [
                 (one.clone(), "20261201T000000Z".to_owned()),
                 (two.clone(), "20261202T000000Z".to_owned()),
+            ]
+            .into();
+            // Deploy A's revisions differ from B's beyond catalog files (say, in the node configuration), so
+            // returning to them replaces the tasks (`a_rollback_of_catalogs_only_is_made_live` is the other case).
+            td.restarts = [
+                (one.clone(), "deploy-a-shape".to_owned()),
+                (two.clone(), new.restart_hash(family)),
+            ]
+            .into();
+            td.hashes = [
+                (one.clone(), old.task_def_hash(family)),
+                (two.clone(), new.task_def_hash(family)),
             ]
             .into();
             td.active = vec![one, two.clone()];
