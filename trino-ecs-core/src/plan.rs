@@ -1932,7 +1932,7 @@ mod tests {
             ]
             .into();
             td.hashes = [
-                (one.clone(), old.task_def_hash(family)),
+                (one.clone(), format!("deploy-a-{}", old.task_def_hash(family))),
                 (two.clone(), new.task_def_hash(family)),
             ]
             .into();
