@@ -419,6 +419,9 @@ async fn a_changed_catalog_is_a_new_revision_and_the_old_one_keeps_its_own_files
     let sdk = lake_tests::aws_config().await;
     let mut config = config();
     config.cluster.retained_revisions = 2;
+    // Static catalogs: both roles read the catalog files, so a catalog change is a new revision of each (with
+    // dynamic ones only the coordinator reads them; `a_catalog_only_change_is_made_live...` in plan.rs).
+    config.cluster.catalog_management = trino_ecs_core::config::CatalogManagement::Static;
     let mut inputs = inputs(&config);
     inputs.catalog_secrets.clear();
     let aws = AwsCluster::new(&sdk);
@@ -512,7 +515,9 @@ async fn running_revision(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &st
 async fn rollback_returns_to_the_previous_deploy_with_its_own_files_and_a_deploy_moves_forward_again()
  {
     let sdk = lake_tests::aws_config().await;
-    let config = config();
+    let mut config = config();
+    // Static catalogs, so the catalog change below is a new revision of both families.
+    config.cluster.catalog_management = trino_ecs_core::config::CatalogManagement::Static;
     let mut inputs = inputs(&config);
     inputs.catalog_secrets.clear();
     let aws = AwsCluster::new(&sdk);
