@@ -67,13 +67,14 @@ fn cpu_change_config(deployed: &Option<String>, role: &str) -> (PathBuf, String)
     })
 }
 
-/// The plan's change lines (`+`, `~`, `-`), each of which must name `role`'s resources.
+/// The plan's change lines (`+`, `~`), each of which must name `role`'s resources (a `-` line retires what no
+/// kept revision uses any more, such as the files a refused deploy left, whichever role it was).
 async fn assert_plan_touches_only(config: &Path, role: &str) {
     let plan = xtask(config, &["plan"]).await.expect_success();
     let changes: Vec<&str> = plan
         .stdout
         .lines()
-        .filter(|l| l.starts_with("+ ") || l.starts_with("~ ") || l.starts_with("- "))
+        .filter(|l| l.starts_with("+ ") || l.starts_with("~ "))
         .collect();
     assert!(
         !changes.is_empty() && changes.iter().all(|l| l.contains(&format!("-{role}"))),
@@ -495,7 +496,8 @@ async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_surviv
     timeline.at("start");
     let plan = xtask(&config, &["plan"]).await.expect_success();
     assert!(
-        plan.stdout.contains("~ catalogs of lake-local-coordinator: live on its running task"),
+        plan.stdout
+            .contains("~ catalogs of lake-local-coordinator: live on its running task"),
         "a catalog-only change is planned live:\n{}",
         plan.stdout
     );
@@ -537,7 +539,9 @@ async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_surviv
         );
         match next_rows(&mut stream, &timeline).await {
             Some(n) => rows += n,
-            None => panic!("the result ended before the deploy did ({rows} rows): make the query larger"),
+            None => panic!(
+                "the result ended before the deploy did ({rows} rows): make the query larger"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -552,7 +556,9 @@ async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_surviv
     timeline.at(format!("the new catalog {added} answers: {answered} row"));
     rows += read_rest(&mut stream, &timeline).await;
     timeline.at(format!("query {query} finished: {rows} rows"));
-    let (story, output) = deploy.finish(&mut timeline, "catalog-live-timeline.txt").await;
+    let (story, output) = deploy
+        .finish(&mut timeline, "catalog-live-timeline.txt")
+        .await;
     *deployed = Some(text);
     let shown = catalogs(&ops_client()).await;
     let after = coordinator_node().await;
@@ -576,7 +582,10 @@ async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_surviv
         !output.contains("waiting for"),
         "a live change waits for no query\n{story}"
     );
-    assert_eq!(coordinator, after, "the coordinator was not replaced\n{story}");
+    assert_eq!(
+        coordinator, after,
+        "the coordinator was not replaced\n{story}"
+    );
     let log = log_since(log_before);
     assert!(
         !log.lines().any(|l| l.contains("stopped")),
@@ -590,7 +599,9 @@ async fn a_catalog_change_goes_live_without_a_restart_and_a_running_query_surviv
     );
     let status = xtask(&config, &["status"]).await.expect_success();
     assert!(
-        status.stdout.contains("its catalogs live on a task started from lake-local-coordinator:"),
+        status
+            .stdout
+            .contains("its catalogs live on a task started from lake-local-coordinator:"),
         "{}",
         status.stdout
     );
@@ -612,20 +623,21 @@ async fn a_catalog_trino_refuses_is_undone_and_the_coordinator_keeps_its_catalog
     });
     let before = catalogs(&ops_client()).await;
     let coordinator = coordinator_node().await;
-    let run = xtask(
-        &config,
-        &["deploy", "--yes", "--coordinator", &trino_url()],
-    )
-    .await;
+    let run = xtask(&config, &["deploy", "--yes", "--coordinator", &trino_url()]).await;
     let shown = catalogs(&ops_client()).await;
     // The store keeps what the failed deploy published (until #15 makes publication part of the plan).
     for name in [&good, &bad] {
         xtask(&config, &["catalog", "remove", name]).await;
     }
-    assert!(!run.success, "Trino refuses the catalog:\n{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains(&format!("changing catalog {bad} on the running coordinator failed"))
-            && run.stderr.contains("no-such.property")
+        !run.success,
+        "Trino refuses the catalog:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "changing catalog {bad} on the running coordinator failed"
+        )) && run.stderr.contains("no-such.property")
             && run.stderr.contains("every change before it was undone"),
         "the error names the catalog, Trino's answer and the undo:\n{}",
         run.stderr
@@ -649,4 +661,127 @@ async fn a_catalog_trino_refuses_is_undone_and_the_coordinator_keeps_its_catalog
     let plan = xtask(&deployed_config, &["plan"]).await.expect_success();
     assert!(plan.stdout.contains("no changes"), "{}", plan.stdout);
     assert_eq!(coordinator_node().await, coordinator, "nothing restarted");
+}
+
+/// `url` (a JDBC url `jdbc:<kind>://host:port/path`) with the port replaced by 9, where nothing listens.
+fn dead_port(url: &str) -> String {
+    let (head, rest) = url.split_once("://").unwrap();
+    let (host_port, path) = rest.split_once('/').unwrap();
+    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
+    format!("{head}://{host}:9/{path}")
+}
+
+#[tokio::test]
+async fn a_coordinator_trino_refuses_fails_the_deploy_and_rollback_restores_it() {
+    let deployed = SERIAL.lock().await;
+    // The event log pointed at a port where no MySQL listens: the coordinator's event listener cannot create its
+    // table, and Trino does not start. Only the coordinator reads the event log.
+    let (config, _) = changed_config(&deployed, "refused-coordinator", |doc| {
+        let log = doc["event_log"].as_table_mut().unwrap();
+        let url = dead_port(log["url"].as_str().unwrap());
+        log.insert("url".into(), url.into());
+    });
+    assert_plan_touches_only(&config, "coordinator").await;
+    let log_before = log_len();
+    let mut timeline = Timeline::default();
+    timeline.at("start");
+    let url = trino_url();
+    let failed = xtask(
+        &config,
+        &[
+            "deploy",
+            "--yes",
+            "--coordinator",
+            &url,
+            "--coordinator-serve-timeout",
+            "150",
+        ],
+    )
+    .await;
+    timeline.at(format!("deploy exited, success {}", failed.success));
+    let down = lake_tests::trino::client_builder("analyst")
+        .retry(trino_client::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        })
+        .build()
+        .unwrap()
+        .fetch_all("SELECT 1")
+        .await;
+    timeline.at(format!(
+        "a query while it is down: {:?}",
+        down.as_ref().err()
+    ));
+
+    // The config the cluster ran before: rollback returns the coordinator to its revision.
+    let good = changed_config(&deployed, "before-refused", |_| {}).0;
+    let rolled = xtask(
+        &good,
+        &[
+            "rollback",
+            "--yes",
+            "--coordinator",
+            &url,
+            "--coordinator-serve-timeout",
+            "300",
+        ],
+    )
+    .await;
+    timeline.at(format!("rollback exited, success {}", rolled.success));
+    let story = format!(
+        "timeline:\n{}\ndeploy stdout:\n{}\ndeploy stderr:\n{}\nrollback stdout:\n{}\nrollback stderr:\n{}\nrunner log:\n{}",
+        timeline.render(),
+        failed.stdout,
+        failed.stderr,
+        rolled.stdout,
+        rolled.stderr,
+        log_since(log_before)
+    );
+    eprintln!("{story}");
+    let _ = std::fs::write(
+        local_config_path().with_file_name("refused-rollback-timeline.txt"),
+        &story,
+    );
+    assert!(
+        !failed.success,
+        "the refused coordinator fails the deploy\n{story}"
+    );
+    assert!(
+        failed.stdout.contains("the new coordinator does not serve"),
+        "the deploy says what to do\n{story}"
+    );
+    assert!(
+        down.is_err(),
+        "no coordinator served while it was refused\n{story}"
+    );
+    assert!(rolled.success, "{story}");
+    assert!(
+        rolled
+            .stdout
+            .contains("~ service lake-local-coordinator: roll back")
+            && rolled.stdout.contains("coordinator unavailable for"),
+        "the rollback replaced the coordinator and measured the outage\n{story}"
+    );
+    assert_eq!(
+        count(&ops_client(), "SELECT count(*) FROM tpch.tiny.nation").await,
+        25,
+        "{story}"
+    );
+    assert_eq!(workers_in("active").await.len(), 2, "{story}");
+
+    // Deploying the good config again converges without a restart, and then nothing is left to do.
+    let converge = xtask(&good, &["deploy", "--yes", "--coordinator", &url])
+        .await
+        .expect_success();
+    assert!(
+        !converge.stdout.contains("] service"),
+        "{}\n{story}",
+        converge.stdout
+    );
+    let plan = xtask(&good, &["plan"]).await.expect_success();
+    assert!(
+        plan.stdout.contains("no changes"),
+        "{}\n{story}",
+        plan.stdout
+    );
 }

@@ -277,11 +277,9 @@ impl AwsCluster {
                 // The coordinator's running task, with dynamic catalog management: a live catalog change
                 // is made on it, and a live tag holds only while the task it names runs.
                 let tasks = if desired.live_catalogs
-                    && desired
-                        .services
-                        .iter()
-                        .any(|d| d.role == Role::Coordinator && Some(d.name.as_str()) == s.service_name())
-                {
+                    && desired.services.iter().any(|d| {
+                        d.role == Role::Coordinator && Some(d.name.as_str()) == s.service_name()
+                    }) {
                     self.ecs
                         .list_tasks()
                         .cluster(&desired.cluster)
@@ -516,10 +514,15 @@ impl AwsCluster {
                     })?;
                     let revision = match revision {
                         Some(arn) => arn.clone(),
-                        None => task_arns.get(family).cloned().ok_or_else(|| Error::NotFound {
-                            operation: "ecs:DescribeTaskDefinition",
-                            message: format!("task definition family {family} has no active revision"),
-                        })?,
+                        None => task_arns
+                            .get(family)
+                            .cloned()
+                            .ok_or_else(|| Error::NotFound {
+                                operation: "ecs:DescribeTaskDefinition",
+                                message: format!(
+                                    "task definition family {family} has no active revision"
+                                ),
+                            })?,
                     };
                     let arn = observed
                         .services

@@ -112,12 +112,22 @@ fn moves(plan: &Plan, name: &str) -> bool {
 }
 
 impl CoordinatorRestart<'_> {
-    /// Waits until no user query runs on the coordinator, or fails (nothing applied yet) after `wait`.
-    async fn quiesce(&mut self) -> Result<()> {
+    /// Waits until no user query runs on the coordinator, or fails (nothing applied yet) after `wait`. With
+    /// `recovering` (a rollback), a coordinator that does not answer has no query to wait for: it is the
+    /// broken one the rollback replaces.
+    async fn quiesce(&mut self, recovering: bool) -> Result<()> {
         let started = Instant::now();
         let mut last = usize::MAX;
         loop {
-            let running = live::running_queries(&self.client).await?;
+            let running = match live::running_queries(&self.client).await {
+                Err(e) if recovering => {
+                    (self.progress)(&format!(
+                        "the coordinator does not answer ({e}): no query to wait for, replacing it"
+                    ));
+                    return Ok(());
+                }
+                other => other?,
+            };
             if running.is_empty() {
                 (self.progress)("no query runs: replacing the coordinator");
                 return Ok(());
@@ -287,7 +297,11 @@ async fn locked(
             .filter(|c| moves(&plan, &c.service))
         {
             // Before anything is written: a deploy that cannot wait them out changes nothing.
-            c.quiesce().await?;
+            let recovering = plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::RollBackService { service, .. } if *service == c.service));
+            c.quiesce(recovering).await?;
         }
         if let Some(publication) = catalogs.filter(|_| !plan.is_empty()) {
             for (name, spec, secrets) in &publication.catalogs {
@@ -335,7 +349,13 @@ async fn locked(
                     (c.progress)(&outage.to_string());
                     c.outage = Some(outage);
                 }
-                Err(e) => watched = Err(e),
+                Err(e) => {
+                    (c.progress)(
+                        "the new coordinator does not serve: if Trino refused its configuration (its log \
+                         says why), `rollback` returns the services to the revisions before this deploy",
+                    );
+                    watched = Err(e);
+                }
             }
         }
         if let Some(w) = rollout.workers.as_mut() {

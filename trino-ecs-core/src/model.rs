@@ -603,31 +603,28 @@ pub fn desired(config: &LakeConfig, inputs: &DeployInputs) -> Result<Desired> {
             LaunchType::Ec2 => (2 * c.shutdown_grace_period_seconds).max(120),
         };
         let spec = TaskDefSpec {
-                family: family.clone(),
-                role,
-                cpu: size.cpu,
-                memory: size.memory,
-                network_mode: "awsvpc",
-                requires_compatibilities: launch,
-                execution_role_arn: execution_role.clone(),
-                task_role_arn: c.task_role_arn.clone(),
-                container: ContainerSpec {
-                    name: "trino".into(),
-                    image: c.image.clone(),
-                    command: vec!["sh".into(), "-c".into(), entry_script(&files)],
-                    secrets,
-                    port: HTTP_PORT,
-                    port_name: PORT_NAME,
-                    health_check: vec![
-                        "CMD-SHELL".into(),
-                        "/usr/lib/trino/bin/health-check".into(),
-                    ],
-                    stop_timeout,
-                    log_group: log_group.clone(),
-                    log_region: region.clone(),
-                    log_stream_prefix: role.as_str().into(),
-                },
-            };
+            family: family.clone(),
+            role,
+            cpu: size.cpu,
+            memory: size.memory,
+            network_mode: "awsvpc",
+            requires_compatibilities: launch,
+            execution_role_arn: execution_role.clone(),
+            task_role_arn: c.task_role_arn.clone(),
+            container: ContainerSpec {
+                name: "trino".into(),
+                image: c.image.clone(),
+                command: vec!["sh".into(), "-c".into(), entry_script(&files)],
+                secrets,
+                port: HTTP_PORT,
+                port_name: PORT_NAME,
+                health_check: vec!["CMD-SHELL".into(), "/usr/lib/trino/bin/health-check".into()],
+                stop_timeout,
+                log_group: log_group.clone(),
+                log_region: region.clone(),
+                log_stream_prefix: role.as_str().into(),
+            },
+        };
         let mut restart = spec.clone();
         restart.container.command = vec!["sh".into(), "-c".into(), entry_script(&restart_files)];
         restart.container.secrets = secrets_for(&restart_files);
@@ -877,7 +874,9 @@ impl Desired {
 
     /// Catalog `name` of a parameter holding a catalog file (`<catalog_dir>/<digest>/<name>.properties`).
     pub fn catalog_of_parameter<'a>(&self, parameter: &'a str) -> Option<&'a str> {
-        let rest = parameter.strip_prefix(&self.catalog_dir)?.strip_prefix('/')?;
+        let rest = parameter
+            .strip_prefix(&self.catalog_dir)?
+            .strip_prefix('/')?;
         let (_, file) = rest.split_once('/')?;
         file.strip_suffix(".properties")
     }

@@ -576,7 +576,10 @@ fn revision_catalogs(
     let mut out = BTreeMap::new();
     for name in td.reads.get(arn)? {
         if let Some(catalog) = desired.catalog_of_parameter(name) {
-            out.insert(catalog.to_owned(), observed.parameters.get(name)?.value.clone());
+            out.insert(
+                catalog.to_owned(),
+                observed.parameters.get(name)?.value.clone(),
+            );
         }
     }
     Some(out)
@@ -1581,7 +1584,8 @@ mod tests {
         );
         with_secret.catalog_files.insert(
             "sales".into(),
-            "connector.name=mysql\nconnection-password=${ENV:TRINO_CATALOG_SALES_PASSWORD}\n".into(),
+            "connector.name=mysql\nconnection-password=${ENV:TRINO_CATALOG_SALES_PASSWORD}\n"
+                .into(),
         );
         let p = plan(&desired_with(&with_secret), &observed);
         let services: Vec<&str> = p
@@ -1662,20 +1666,26 @@ mod tests {
 
         // ECS replaced the task (it failed its health check): the new one started with :1's files.
         let mut replaced = observed.clone();
-        replaced.services.get_mut(COORDINATOR).unwrap().tasks = vec![format!("arn:task/{COORDINATOR}/9")];
+        replaced.services.get_mut(COORDINATOR).unwrap().tasks =
+            vec![format!("arn:task/{COORDINATOR}/9")];
         let p = plan(&after, &replaced);
-        let [Action::LiveCatalogs {
-            task,
-            revision,
-            from,
-            changes,
-            ..
-        }] = p.actions.as_slice()
+        let [
+            Action::LiveCatalogs {
+                task,
+                revision,
+                from,
+                changes,
+                ..
+            },
+        ] = p.actions.as_slice()
         else {
             panic!("the change is made again, live, on the new task: {p}");
         };
         assert_eq!(task, &format!("arn:task/{COORDINATOR}/9"));
-        assert_eq!(revision.as_deref(), Some(format!("{COORDINATOR}:2").as_str()));
+        assert_eq!(
+            revision.as_deref(),
+            Some(format!("{COORDINATOR}:2").as_str())
+        );
         assert_eq!(from, &format!("{COORDINATOR}:1"));
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].name, "lake");
@@ -1685,22 +1695,30 @@ mod tests {
     fn a_rollback_of_catalogs_only_is_made_live() {
         let (after, observed) = live_applied();
         let p = rollback(&after, &observed, &RollbackTarget::Previous).unwrap();
-        let [Action::LiveCatalogs {
-            revision,
-            changes,
-            hash,
-            ..
-        }] = p.actions.as_slice()
+        let [
+            Action::LiveCatalogs {
+                revision,
+                changes,
+                hash,
+                ..
+            },
+        ] = p.actions.as_slice()
         else {
             panic!("the coordinator's catalogs go back live, nothing else moves: {p}");
         };
-        assert_eq!(revision.as_deref(), Some(format!("{COORDINATOR}:1").as_str()));
+        assert_eq!(
+            revision.as_deref(),
+            Some(format!("{COORDINATOR}:1").as_str())
+        );
         assert_eq!(
             changes[0].to.as_deref(),
             Some("connector.name=iceberg\n"),
             "{p}"
         );
-        assert_eq!(hash, &None, "a rollback keeps the config's hash: the next deploy moves it forward");
+        assert_eq!(
+            hash, &None,
+            "a rollback keeps the config's hash: the next deploy moves it forward"
+        );
         assert!(p.to_string().contains("live on its running task"), "{p}");
     }
 
@@ -1932,7 +1950,10 @@ mod tests {
             ]
             .into();
             td.hashes = [
-                (one.clone(), format!("deploy-a-{}", old.task_def_hash(family))),
+                (
+                    one.clone(),
+                    format!("deploy-a-{}", old.task_def_hash(family)),
+                ),
                 (two.clone(), new.task_def_hash(family)),
             ]
             .into();

@@ -41,6 +41,10 @@ pub struct ApplyArgs {
     /// replaces the coordinator (Trino cannot drain one); past it nothing is applied.
     #[arg(long, default_value_t = 600)]
     pub coordinator_wait: u64,
+    /// With --coordinator, how many seconds a replaced coordinator may take to serve again (with an active
+    /// worker) before the deploy fails; a coordinator Trino refuses to start never does (then `rollback`).
+    #[arg(long, default_value_t = 600)]
+    pub coordinator_serve_timeout: u64,
     #[command(flatten)]
     pub drain: DrainArgs,
 }
@@ -362,7 +366,7 @@ fn rollout<'a>(
                 .request_timeout(Duration::from_secs(10))
                 .build()?,
             wait: Duration::from_secs(args.coordinator_wait),
-            serve_timeout: Duration::from_secs(600),
+            serve_timeout: Duration::from_secs(args.coordinator_serve_timeout),
             poll: Duration::from_secs(1),
             progress: Box::new(coordinator_line),
             outage: None,
@@ -756,6 +760,7 @@ pub async fn local_job(
             lock_wait: 0,
             force_unlock: false,
             coordinator_wait: 600,
+            coordinator_serve_timeout: 600,
             drain: DrainArgs {
                 drain_timeout: 3600,
                 coordinator: None,
