@@ -77,8 +77,11 @@ async fn assert_plan_touches_only(config: &Path, role: &str) {
         .filter(|l| l.starts_with("+ ") || l.starts_with("~ "))
         .collect();
     assert!(
-        !changes.is_empty() && changes.iter().all(|l| l.contains(&format!("-{role}"))),
-        "a {role} cpu change touches the {role} only:\n{}",
+        !changes.is_empty()
+            && changes
+                .iter()
+                .all(|l| l.contains(&format!("-{role}")) || l.contains(&format!("/{role}/"))),
+        "a change of the {role} alone touches the {role} only:\n{}",
         plan.stdout
     );
 }
@@ -783,5 +786,80 @@ async fn a_coordinator_trino_refuses_fails_the_deploy_and_rollback_restores_it()
         plan.stdout.contains("no changes"),
         "{}\n{story}",
         plan.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_deploy_killed_midway_converges_on_rerun_without_a_restart() {
+    let mut deployed = SERIAL.lock().await;
+    let added = unique_ident("killed_added");
+    let (config, text) = changed_config(&deployed, "killed", |doc| {
+        let new = crm_with(doc, &[]);
+        doc["catalogs"]
+            .as_table_mut()
+            .unwrap()
+            .insert(added.clone(), new);
+    });
+    let coordinator = coordinator_node().await;
+    let log_before = log_len();
+    let mut timeline = Timeline::default();
+    timeline.at("start");
+    let mut deploy = Deploy::spawn(&config);
+    // Killed (SIGKILL, no cleanup) as soon as it has registered the coordinator's new revision: the parameters
+    // and the revision exist, the live step has not run or is running, the lock is held.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = deploy.new_lines(&mut timeline);
+        if lines
+            .iter()
+            .any(|l| l.contains("] task-definition lake-local-coordinator"))
+        {
+            deploy.child.start_kill().unwrap();
+            timeline.at("killed the deploy after it registered the revision");
+            break;
+        }
+        assert!(
+            !deploy.exited() && Instant::now() < deadline,
+            "the deploy ended before it could be killed:\n{}",
+            deploy.output.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = deploy.child.wait().await;
+    let rerun = xtask(&config, &["deploy", "--yes", "--coordinator", &trino_url()]).await;
+    timeline.at(format!("re-run exited, success {}", rerun.success));
+    let plan = xtask(&config, &["plan"]).await.expect_success();
+    let story = format!(
+        "timeline:\n{}\nkilled deploy said:\n{}\nre-run:\n{}\n{}\nplan after:\n{}",
+        timeline.render(),
+        deploy.output.join("\n"),
+        rerun.stdout,
+        rerun.stderr,
+        plan.stdout
+    );
+    eprintln!("{story}");
+    let _ = std::fs::write(
+        local_config_path().with_file_name("killed-catalog-deploy-timeline.txt"),
+        &story,
+    );
+    assert!(
+        rerun.success,
+        "the re-run takes over the dead deploy's lock\n{story}"
+    );
+    assert!(plan.stdout.contains("no changes"), "{story}");
+    *deployed = Some(text);
+    assert!(
+        catalogs(&ops_client()).await.contains(&added),
+        "the catalog is live\n{story}"
+    );
+    assert_eq!(
+        coordinator_node().await,
+        coordinator,
+        "nothing restarted\n{story}"
+    );
+    let log = log_since(log_before);
+    assert!(
+        !log.lines().any(|l| l.contains("stopped")),
+        "{log}\n{story}"
     );
 }
