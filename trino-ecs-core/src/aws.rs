@@ -18,7 +18,7 @@ use crate::error::{Error, Result, aws};
 use crate::lease::{Holder, Lease, LeaseState};
 use crate::model::{
     AlarmSpec, DEPLOY_TAG, Desired, HASH_TAG, LIVE_TAG, ParamValue, PolicySpec, RESTART_TAG,
-    SPEC_TAG, ServiceSpec, TaskDefSpec, Tier,
+    SERVICE_HASH_TAG, SPEC_TAG, ServiceSpec, TaskDefSpec, Tier,
 };
 use crate::plan::{
     Action, Change, LiveTag, Observed, ObservedParam, ObservedService, ObservedTaskDef, Plan,
@@ -43,6 +43,11 @@ fn parameters_read(td: &ecs::types::TaskDefinition) -> Vec<String> {
         .flat_map(|c| c.secrets())
         .filter_map(|s| crate::runner::ecs::parameter_name(s.value_from()).ok())
         .collect()
+}
+
+/// An ECS tag.
+fn ecs_tag(key: &str, value: &str) -> ecs::types::Tag {
+    ecs::types::Tag::builder().key(key).value(value).build()
 }
 
 /// The value of tag `key`.
@@ -206,6 +211,7 @@ impl AwsCluster {
                     let mut deploys = BTreeMap::new();
                     let mut restarts = BTreeMap::new();
                     let mut hashes = BTreeMap::new();
+                    let mut service_hashes = BTreeMap::new();
                     for revision in &active {
                         let (parameters, tags) = if *revision == arn {
                             (parameters_read(td), out.tags().to_vec())
@@ -235,6 +241,9 @@ impl AwsCluster {
                         if let Some(hash) = tag(&tags, HASH_TAG) {
                             hashes.insert(revision.clone(), hash);
                         }
+                        if let Some(hash) = tag(&tags, SERVICE_HASH_TAG) {
+                            service_hashes.insert(revision.clone(), hash);
+                        }
                     }
                     observed.task_defs.insert(
                         family.clone(),
@@ -246,6 +255,7 @@ impl AwsCluster {
                             deploys,
                             restarts,
                             hashes,
+                            service_hashes,
                         },
                     );
                 }
@@ -280,16 +290,8 @@ impl AwsCluster {
                     && desired.services.iter().any(|d| {
                         d.role == Role::Coordinator && Some(d.name.as_str()) == s.service_name()
                     }) {
-                    self.ecs
-                        .list_tasks()
-                        .cluster(&desired.cluster)
-                        .service_name(s.service_name().unwrap_or_default())
-                        .desired_status(ecs::types::DesiredStatus::Running)
-                        .send()
-                        .await
-                        .map_err(|e| aws("ecs:ListTasks", e))?
-                        .task_arns()
-                        .to_vec()
+                    self.service_tasks(&desired.cluster, s.service_name().unwrap_or_default())
+                        .await?
                 } else {
                     Vec::new()
                 };
@@ -310,6 +312,7 @@ impl AwsCluster {
                         running: s.running_count(),
                         hash,
                         spec_hash: tag(s.tags(), SPEC_TAG),
+                        restart_hash: tag(s.tags(), RESTART_TAG),
                         live,
                         tasks,
                     },
@@ -461,8 +464,18 @@ impl AwsCluster {
                 }
                 Action::RegisterTaskDefinition { spec, hash, .. } => {
                     let restart = desired.restart_hash(&spec.family);
+                    let service_hash = desired
+                        .services
+                        .iter()
+                        .find(|s| s.task_family == spec.family)
+                        .map(|s| desired.service_hash(s));
                     let arn = self
-                        .register_task_definition(spec, hash, &restart, deploy_id)
+                        .register_task_definition(
+                            spec,
+                            [hash, &restart],
+                            service_hash.as_deref(),
+                            deploy_id,
+                        )
                         .await?;
                     task_arns.insert(spec.family.clone(), arn);
                 }
@@ -486,10 +499,11 @@ impl AwsCluster {
                     })?;
                     let existing = observed.services.get(&spec.name).map(|s| s.arn.clone());
                     let spec_hash = desired.spec_hash(spec);
+                    let restart_hash = desired.restart_hash(&spec.task_family);
                     self.put_service(
                         &desired.cluster,
                         spec,
-                        [hash, &spec_hash],
+                        [hash, &spec_hash, &restart_hash],
                         &task_arn,
                         change,
                         existing,
@@ -532,43 +546,79 @@ impl AwsCluster {
                             operation: "ecs:DescribeServices",
                             message: format!("service {service} does not exist"),
                         })?;
-                    crate::live::apply_catalog_changes(client, changes).await?;
-                    // Tagged after the statements: a crash in between makes the next plan change them again
-                    // (each statement is idempotent), never skip them.
-                    let mut tags = vec![
-                        ecs::types::Tag::builder()
-                            .key(LIVE_TAG)
-                            .value(
-                                LiveTag {
-                                    revision,
-                                    task: task.clone(),
+                    let observed_service = &observed.services[service];
+                    let live = |pending: bool| LiveTag {
+                        started: observed_service.task_definition.clone(),
+                        revision: revision.clone(),
+                        task: task.clone(),
+                        pending,
+                    };
+                    // Marked first: a run that dies or fails before the end leaves the mark, and the next plan
+                    // sets every catalog of the task again.
+                    self.tag_service(&arn, vec![ecs_tag(LIVE_TAG, &live(true).value())])
+                        .await?;
+                    if let Err(e) = crate::live::apply_catalog_changes(client, changes).await {
+                        if matches!(e, Error::LiveCatalog { undone: true, .. }) {
+                            // Undone: the task has the catalogs it had, as the earlier tag said.
+                            match &observed_service.live {
+                                Some(before) => {
+                                    self.tag_service(&arn, vec![ecs_tag(LIVE_TAG, &before.value())])
+                                        .await?
                                 }
-                                .value(),
-                            )
-                            .build(),
-                    ];
-                    if let Some(hash) = hash {
-                        tags.push(ecs::types::Tag::builder().key(HASH_TAG).value(hash).build());
+                                None => self.untag_service(&arn, LIVE_TAG).await?,
+                            }
+                        }
+                        return Err(e);
                     }
-                    self.ecs
-                        .tag_resource()
-                        .resource_arn(arn)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(|e| aws("ecs:TagResource", e))?;
+                    // The statements went to whichever coordinator the client reached: only if the task they
+                    // were planned for is still the one running is the change recorded as made on it.
+                    let running = self.service_tasks(&desired.cluster, service).await?;
+                    if running != [task.clone()] {
+                        return Err(Error::Trino {
+                            node: "coordinator".into(),
+                            reason: format!(
+                                "the coordinator task changed while its catalogs were set (planned for {task}, \
+                                 now {running:?}); the service stays marked, and the next deploy sets them again"
+                            ),
+                        });
+                    }
+                    let mut tags = vec![ecs_tag(LIVE_TAG, &live(false).value())];
+                    if let Some(hash) = hash {
+                        tags.push(ecs_tag(HASH_TAG, hash));
+                    }
+                    self.tag_service(&arn, tags).await?;
                 }
-                Action::RollBackService { service, to, .. } => {
+                Action::RollBackService {
+                    service,
+                    to,
+                    hash,
+                    restart_hash,
+                    ..
+                } => {
                     // Only the revision changes; the service's other settings are the ones that revision
-                    // ran with (a deploy sets them all again).
+                    // ran with (a deploy sets them all again). Forced: a service whose task has another
+                    // revision's catalogs live rolls back to the revision it runs, which is a new deployment too.
                     self.ecs
                         .update_service()
                         .cluster(&desired.cluster)
                         .service(service)
                         .task_definition(to)
+                        .force_new_deployment(true)
                         .send()
                         .await
                         .map_err(|e| aws("ecs:UpdateService", e))?;
+                    // The hashes the revision was registered with: a config that describes it again then
+                    // restarts nothing.
+                    let tags: Vec<ecs::types::Tag> =
+                        [(HASH_TAG, hash), (RESTART_TAG, restart_hash)]
+                            .into_iter()
+                            .filter_map(|(key, value)| value.as_deref().map(|v| ecs_tag(key, v)))
+                            .collect();
+                    if let (false, Some(existing)) =
+                        (tags.is_empty(), observed.services.get(service))
+                    {
+                        self.tag_service(&existing.arn, tags).await?;
+                    }
                 }
                 Action::PutScalableTarget {
                     resource_id,
@@ -767,11 +817,19 @@ impl AwsCluster {
     async fn register_task_definition(
         &self,
         spec: &TaskDefSpec,
-        hash: &str,
-        restart_hash: &str,
+        [hash, restart_hash]: [&str; 2],
+        service_hash: Option<&str>,
         deploy_id: &str,
     ) -> Result<String> {
         const OP: &str = "ecs:RegisterTaskDefinition";
+        let mut tags = vec![
+            ecs_tag(HASH_TAG, hash),
+            ecs_tag(DEPLOY_TAG, deploy_id),
+            ecs_tag(RESTART_TAG, restart_hash),
+        ];
+        if let Some(h) = service_hash {
+            tags.push(ecs_tag(SERVICE_HASH_TAG, h));
+        }
         let c = &spec.container;
         let mut secrets = Vec::new();
         for s in &c.secrets {
@@ -840,19 +898,7 @@ impl AwsCluster {
             .execution_role_arn(&spec.execution_role_arn)
             .set_task_role_arn(spec.task_role_arn.clone())
             .container_definitions(container)
-            .tags(ecs::types::Tag::builder().key(HASH_TAG).value(hash).build())
-            .tags(
-                ecs::types::Tag::builder()
-                    .key(DEPLOY_TAG)
-                    .value(deploy_id)
-                    .build(),
-            )
-            .tags(
-                ecs::types::Tag::builder()
-                    .key(RESTART_TAG)
-                    .value(restart_hash)
-                    .build(),
-            )
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| aws(OP, e))?;
@@ -863,11 +909,48 @@ impl AwsCluster {
             .to_owned())
     }
 
+    /// The ARNs of a service's tasks that ECS wants running.
+    async fn service_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>> {
+        Ok(self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(ecs::types::DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| aws("ecs:ListTasks", e))?
+            .task_arns()
+            .to_vec())
+    }
+
+    async fn tag_service(&self, arn: &str, tags: Vec<ecs::types::Tag>) -> Result<()> {
+        self.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws("ecs:TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag_service(&self, arn: &str, key: &str) -> Result<()> {
+        self.ecs
+            .untag_resource()
+            .resource_arn(arn)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| aws("ecs:UntagResource", e))?;
+        Ok(())
+    }
+
     async fn put_service(
         &self,
         cluster: &str,
         spec: &ServiceSpec,
-        [hash, spec_hash]: [&str; 2],
+        [hash, spec_hash, restart_hash]: [&str; 3],
         task_arn: &str,
         change: &Change,
         existing: Option<String>,
@@ -918,11 +1001,9 @@ impl AwsCluster {
         }
         let connect = connect.build();
         let tags = vec![
-            ecs::types::Tag::builder().key(HASH_TAG).value(hash).build(),
-            ecs::types::Tag::builder()
-                .key(SPEC_TAG)
-                .value(spec_hash)
-                .build(),
+            ecs_tag(HASH_TAG, hash),
+            ecs_tag(SPEC_TAG, spec_hash),
+            ecs_tag(RESTART_TAG, restart_hash),
         ];
         match (change, existing) {
             (Change::Update(_) | Change::RolledBack { .. }, Some(arn)) => {

@@ -116,6 +116,8 @@ pub enum Error {
         reason: String,
         /// What became of the changes made before it.
         undo: String,
+        /// Whether every change made before it was undone.
+        undone: bool,
     },
     /// A rollback cannot move to what was asked (nothing is changed).
     #[error("rollback: {reason}")]

@@ -95,13 +95,15 @@ pub async fn apply_catalog_changes(
         return Err(Error::LiveCatalog {
             catalog: change.name.clone(),
             reason: e.to_string(),
+            undone: failed.is_empty(),
             undo: if failed.is_empty() {
                 "every change before it was undone: the coordinator has the catalogs it had, and the \
                  service was not touched"
                     .to_owned()
             } else {
                 format!(
-                    "undoing the changes before it failed too ({}): the next deploy makes them again",
+                    "undoing the changes before it failed too ({}): the service is marked, and the next \
+                     deploy sets every catalog of the running coordinator again",
                     failed.join("; ")
                 )
             },

@@ -35,6 +35,9 @@ pub fn deploy_id(at: chrono::DateTime<chrono::Utc>) -> String {
 /// task of it would need a restart to change. A coordinator whose revision differs from the desired one in
 /// catalog files only takes the change live (see [`crate::plan::Action::LiveCatalogs`]).
 pub const RESTART_TAG: &str = "trino-lake:restart-hash";
+/// The tag of a task-definition revision holding the [`Desired::service_hash`] of the service it was registered
+/// for: a rollback to the revision puts it back on the service.
+pub const SERVICE_HASH_TAG: &str = "trino-lake:service-hash";
 /// The tag of a service holding its [`Desired::spec_hash`] (the service's own settings, which UpdateService
 /// applies whether or not its deployment then succeeds).
 pub const SPEC_TAG: &str = "trino-lake:spec-hash";

@@ -53,6 +53,10 @@ pub struct ObservedTaskDef {
     pub restarts: BTreeMap<String, String>,
     /// Each active revision's content hash tag, by revision ARN.
     pub hashes: BTreeMap<String, String>,
+    /// The service hash each active revision was registered for ([`crate::model::SERVICE_HASH_TAG`]), by
+    /// revision ARN: a rollback to it puts it back on the service, so a config that describes it again
+    /// restarts nothing.
+    pub service_hashes: BTreeMap<String, String>,
 }
 
 impl ObservedTaskDef {
@@ -67,28 +71,51 @@ impl ObservedTaskDef {
     }
 }
 
-/// What [`crate::model::LIVE_TAG`] says: the coordinator task `task` has the catalogs of `revision`, made live
-/// with `CREATE CATALOG`/`DROP CATALOG` although the task was started from an older revision.
+/// What [`crate::model::LIVE_TAG`] says: the coordinator task `task`, started from revision `started`, has the
+/// catalogs of `revision`, made live with `CREATE CATALOG`/`DROP CATALOG`. `pending`: a live change to
+/// `revision` began and did not end (the process died, Trino refused a statement and undoing failed, or the task
+/// could not be confirmed afterwards), so the task's catalogs are unknown and the next plan sets every one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveTag {
-    /// The revision ARN whose catalogs the task has.
+    /// The revision ARN the task was started from (the service's, when the change was made).
+    pub started: String,
+    /// The revision ARN whose catalogs the task has (or was getting, when `pending`).
     pub revision: String,
     /// The task ARN.
     pub task: String,
+    /// Whether the change did not end.
+    pub pending: bool,
 }
 
 impl LiveTag {
-    /// The tag's value, `<revision ARN> <task ARN>`.
+    /// The tag's value, `[pending ]<started ARN> <revision ARN> <task ARN>`.
     pub fn value(&self) -> String {
-        format!("{} {}", self.revision, self.task)
+        format!(
+            "{}{} {} {}",
+            if self.pending { "pending " } else { "" },
+            self.started,
+            self.revision,
+            self.task
+        )
     }
 
     /// Reads a tag's value (`None`: not of that shape).
     pub fn parse(value: &str) -> Option<Self> {
-        let (revision, task) = value.split_once(' ')?;
-        (!revision.is_empty() && !task.is_empty()).then(|| Self {
+        let (pending, rest) = match value.strip_prefix("pending ") {
+            Some(rest) => (true, rest),
+            None => (false, value),
+        };
+        let mut parts = rest.split(' ');
+        let (Some(started), Some(revision), Some(task), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        (!started.is_empty() && !revision.is_empty() && !task.is_empty()).then(|| Self {
+            started: started.to_owned(),
             revision: revision.to_owned(),
             task: task.to_owned(),
+            pending,
         })
     }
 }
@@ -110,6 +137,9 @@ pub struct ObservedService {
     pub hash: Option<String>,
     /// The spec-hash tag ([`crate::model::SPEC_TAG`]) of the last applied service settings.
     pub spec_hash: Option<String>,
+    /// The restart-hash tag ([`crate::model::RESTART_TAG`]) of what its tasks were last started with (set by
+    /// every deployment this tool starts, so a rotated secret shows here even without a new revision).
+    pub restart_hash: Option<String>,
     /// The live-catalogs tag ([`crate::model::LIVE_TAG`]), when a live change was made.
     pub live: Option<LiveTag>,
     /// The ARNs of its running tasks, when observed (the coordinator's, with dynamic catalog management).
@@ -118,15 +148,24 @@ pub struct ObservedService {
 
 impl ObservedService {
     /// The revision whose files its running task has in effect: the live catalogs' revision while the task
-    /// that live change was made on still runs, else the one it runs.
+    /// that live change was made on still runs (and the service still runs the revision it was started from),
+    /// else the one it runs.
     pub fn effective(&self) -> &str {
         self.valid_live()
+            .filter(|l| !l.pending)
             .map_or(&self.task_definition, |l| &l.revision)
     }
 
-    /// The live tag, while the task it names still runs.
+    /// The live tag, while the task it names still runs and the service has not moved since.
     pub fn valid_live(&self) -> Option<&LiveTag> {
-        self.live.as_ref().filter(|l| self.tasks.contains(&l.task))
+        self.live
+            .as_ref()
+            .filter(|l| self.tasks.contains(&l.task) && l.started == self.task_definition)
+    }
+
+    /// Whether a live change on the running task did not end: its catalogs are unknown.
+    pub fn live_pending(&self) -> bool {
+        self.valid_live().is_some_and(|l| l.pending)
     }
 }
 
@@ -263,6 +302,10 @@ pub enum Action {
         deploy: Option<String>,
         /// The files that differ between the two revisions.
         files: Vec<FileChange>,
+        /// The service hash `to` was registered for, put back on the service (`None`: unknown).
+        hash: Option<String>,
+        /// The restart hash `to` was registered with, put on the service (`None`: unknown).
+        restart_hash: Option<String>,
     },
     /// Register the worker scalable target.
     PutScalableTarget {
@@ -456,6 +499,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             Some(o) if o.hash.as_deref() != Some(hash.as_str()) => {
                 Some(Change::Update(o.hash.clone()))
             }
+            // A live catalog change on the running task did not end: its catalogs are set again.
+            Some(o) if o.live_pending() => Some(Change::RolledBack {
+                running: o.task_definition.clone(),
+            }),
             // Same content, but an older revision runs (rolled back, or a coordinator replaced since its
             // catalogs were changed live): the config's revision is the newest.
             Some(o)
@@ -602,6 +649,7 @@ fn live_change(
     }
     let family = &spec.task_family;
     let from = o.effective();
+    let pending = o.live_pending();
     let (Some(have), Some(want)) = (
         revision_catalogs(desired, observed, family, from),
         match &to {
@@ -611,14 +659,21 @@ fn live_change(
     ) else {
         return Ok(None);
     };
-    if have == want {
+    // After a live change that did not end, the task may have any mix of the two revisions' catalogs: every
+    // catalog either names is set again.
+    let unsettled: BTreeMap<String, String> = match o.valid_live().filter(|_| pending) {
+        Some(l) => revision_catalogs(desired, observed, family, &l.revision).unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    if have == want && !pending {
         return Ok(None);
     }
     let name = &spec.name;
     let restarts = |why: &str| Err(format!("{name}: the catalogs change, and {why}"));
     if !desired.live_catalogs {
         return restarts(
-            "with static catalog management only a restart reads them: the coordinator and the workers              restart (cluster.catalog_management = \"dynamic\" changes catalogs on the running cluster)",
+            "with static catalog management only a restart reads them: the coordinator and the workers \
+             restart (cluster.catalog_management = \"dynamic\" changes catalogs on the running cluster)",
         );
     }
     let [task] = o.tasks.as_slice() else {
@@ -630,13 +685,21 @@ fn live_change(
     if !o.draining.is_empty() {
         return restarts("a deployment of the service is still in flight: it restarts");
     }
-    if o.spec_hash.as_deref() != Some(desired.spec_hash(spec).as_str()) {
+    // A rollback moves only the revision (RollBackService applies no service settings).
+    if hash.is_some() && o.spec_hash.as_deref() != Some(desired.spec_hash(spec).as_str()) {
         return restarts("the service's own settings change too: it restarts");
     }
     let started = observed
         .task_defs
         .get(family)
         .and_then(|td| td.restarts.get(&o.task_definition));
+    if started.is_none() || o.restart_hash.is_none() {
+        return restarts(&format!(
+            "{} or its service has no restart-hash tag (registered before this tool compared them), so \
+             what else differs is unknown: the coordinator restarts",
+            revision_name(&o.task_definition)
+        ));
+    }
     let wanted = match &to {
         Some(arn) => observed
             .task_defs
@@ -645,19 +708,25 @@ fn live_change(
             .cloned(),
         None => Some(desired.restart_hash(family)),
     };
-    if started.is_none() || started != wanted.as_ref() {
+    // Both the revision the task was started from (which an ECS circuit-breaker rollback changes) and what the
+    // last deployment started it with (which a rotated secret changes without a new revision).
+    if started != wanted.as_ref() || o.restart_hash != wanted {
         return restarts(&format!(
             "more than catalog files differs from {} (node configuration, task size, image or a secret): \
              the coordinator restarts",
             revision_name(&o.task_definition)
         ));
     }
-    let mut names: Vec<&String> = have.keys().chain(want.keys()).collect();
+    let mut names: Vec<&String> = have
+        .keys()
+        .chain(want.keys())
+        .chain(unsettled.keys())
+        .collect();
     names.sort();
     names.dedup();
     let changes = names
         .into_iter()
-        .filter(|n| have.get(*n) != want.get(*n))
+        .filter(|n| pending || have.get(*n) != want.get(*n))
         .map(|n| CatalogChange {
             name: n.clone(),
             from: have.get(n).cloned(),
@@ -879,6 +948,7 @@ pub fn rollback(
         }
     };
     let mut actions = Vec::new();
+    let mut notes = Vec::new();
     for spec in &desired.services {
         let (Some(td), Some(svc)) = (
             observed.task_defs.get(&spec.task_family),
@@ -915,16 +985,22 @@ pub fn rollback(
             }
             (_, None) => continue,
         };
-        if to == svc.effective() {
+        if to == svc.effective() && !svc.live_pending() {
             continue;
         }
         // A coordinator whose task differs from the target in catalog files only gets them live.
-        if let Ok(Some(action)) = live_change(desired, observed, spec, svc, Some(to.clone()), None)
-        {
-            actions.push(action);
-            continue;
+        let hash = td.service_hashes.get(&to).cloned();
+        match live_change(desired, observed, spec, svc, Some(to.clone()), hash.clone()) {
+            Ok(Some(action)) => {
+                actions.push(action);
+                continue;
+            }
+            Ok(None) => {}
+            Err(why) => notes.push(why),
         }
         actions.push(Action::RollBackService {
+            hash,
+            restart_hash: td.restarts.get(&to).cloned(),
             service: spec.name.clone(),
             from: svc.effective().to_owned(),
             deploy: deploy_of(td, &to),
@@ -934,6 +1010,7 @@ pub fn rollback(
     }
     Ok(Plan {
         actions,
+        notes,
         ..Plan::default()
     })
 }
@@ -1206,6 +1283,7 @@ impl fmt::Display for Plan {
                     to,
                     deploy,
                     files,
+                    ..
                 } => {
                     writeln!(
                         f,
@@ -1388,6 +1466,12 @@ mod tests {
                             deploys: [(format!("{f}:1"), "20261201T000000Z".to_owned())].into(),
                             restarts: [(format!("{f}:1"), d.restart_hash(f))].into(),
                             hashes: [(format!("{f}:1"), d.task_def_hash(f))].into(),
+                            service_hashes: d
+                                .services
+                                .iter()
+                                .filter(|s| &s.task_family == f)
+                                .map(|s| (format!("{f}:1"), d.service_hash(s)))
+                                .collect(),
                         },
                     )
                 })
@@ -1404,6 +1488,7 @@ mod tests {
                         running: 1,
                         hash: Some(d.service_hash(s)),
                         spec_hash: Some(d.spec_hash(s)),
+                        restart_hash: Some(d.restart_hash(&s.task_family)),
                         live: None,
                         tasks: vec![format!("arn:task/{}/1", s.name)],
                     };
@@ -1643,8 +1728,10 @@ mod tests {
         let svc = observed.services.get_mut(COORDINATOR).unwrap();
         svc.hash = Some(after.service_hash(&after.services[0]));
         svc.live = Some(LiveTag {
+            started: one,
             revision: two,
             task: svc.tasks[0].clone(),
+            pending: false,
         });
         (after, observed)
     }
@@ -1715,11 +1802,84 @@ mod tests {
             Some("connector.name=iceberg\n"),
             "{p}"
         );
+        let before = desired_with(&inputs());
         assert_eq!(
-            hash, &None,
-            "a rollback keeps the config's hash: the next deploy moves it forward"
+            hash.as_deref(),
+            Some(before.service_hash(&before.services[0]).as_str()),
+            "the hash :1 was registered for goes back on the service: a config describing :1 again restarts \
+             nothing, the config describing :2 moves it forward"
+        );
+        let unchanged = plan(&after, &observed);
+        assert!(
+            unchanged.is_empty(),
+            "before the rollback is applied nothing changes: {unchanged}"
         );
         assert!(p.to_string().contains("live on its running task"), "{p}");
+        assert_eq!(
+            LiveTag::parse(&observed.services[COORDINATOR].live.clone().unwrap().value()).as_ref(),
+            observed.services[COORDINATOR].live.as_ref(),
+            "the tag's value reads back"
+        );
+    }
+
+    #[test]
+    fn a_live_change_that_did_not_end_sets_every_catalog_again() {
+        let (after, mut observed) = live_applied();
+        observed
+            .services
+            .get_mut(COORDINATOR)
+            .unwrap()
+            .live
+            .as_mut()
+            .unwrap()
+            .pending = true;
+        let p = plan(&after, &observed);
+        let [Action::LiveCatalogs { changes, .. }] = p.actions.as_slice() else {
+            panic!("the task's catalogs are unknown: they are set again, live: {p}");
+        };
+        let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["lake"], "every catalog either revision names");
+        assert_eq!(
+            changes[0].to.as_deref(),
+            Some("connector.name=iceberg\niceberg.file-format=ORC\n")
+        );
+        // The same when the config went back to the catalogs the task was started with.
+        let reverted = desired_with(&inputs());
+        let p = plan(&reverted, &observed);
+        assert!(p.live_catalogs().is_some(), "{p}");
+    }
+
+    #[test]
+    fn a_live_tag_holds_only_while_the_service_runs_the_revision_it_was_made_on() {
+        let (after, mut observed) = live_applied();
+        // A later deploy moved the service (its task still runs for a moment before ECS stops it).
+        observed
+            .services
+            .get_mut(COORDINATOR)
+            .unwrap()
+            .task_definition = format!("{COORDINATOR}:2");
+        assert_eq!(
+            observed.services[COORDINATOR].effective(),
+            format!("{COORDINATOR}:2")
+        );
+        assert!(observed.services[COORDINATOR].valid_live().is_none());
+        assert!(plan(&after, &observed).is_empty());
+    }
+
+    #[test]
+    fn a_rotated_secret_is_never_taken_live() {
+        // The task was last started with other secret values (the service's restart tag) than the config's:
+        // the catalog change restarts the coordinator, so it gets the new values.
+        let before = desired_with(&inputs());
+        let mut observed = converged(&before);
+        observed.services.get_mut(COORDINATOR).unwrap().restart_hash =
+            Some("started-with-the-old-password".into());
+        let p = plan(&desired_with(&lake_changed()), &observed);
+        assert!(p.live_catalogs().is_none(), "{p}");
+        assert!(
+            p.to_string().contains("more than catalog files differs"),
+            "{p}"
+        );
     }
 
     #[test]
