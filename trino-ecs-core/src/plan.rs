@@ -496,15 +496,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         let running = observed.services.get(&spec.name);
         let change = match running {
             None => Some(Change::Create),
-            Some(o) if o.hash.as_deref() != Some(hash.as_str()) => {
-                Some(Change::Update(o.hash.clone()))
-            }
-            // A live catalog change on the running task did not end: its catalogs are set again.
-            Some(o) if o.live_pending() => Some(Change::RolledBack {
-                running: o.task_definition.clone(),
-            }),
-            // Same content, but an older revision runs (rolled back, or a coordinator replaced since its
-            // catalogs were changed live): the config's revision is the newest.
+            // An older revision than the config's (the newest) runs: rolled back (a rollback puts back the
+            // hash that revision was registered for), or a coordinator replaced since its catalogs were
+            // changed live.
             Some(o)
                 if !registers
                     && observed
@@ -516,6 +510,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                     running: o.effective().to_owned(),
                 })
             }
+            Some(o) if o.hash.as_deref() != Some(hash.as_str()) => {
+                Some(Change::Update(o.hash.clone()))
+            }
+            // A live catalog change on the running task did not end: its catalogs are set again.
+            Some(o) if o.live_pending() => Some(Change::RolledBack {
+                running: o.task_definition.clone(),
+            }),
             Some(_) => None,
         };
         let Some(change) = change else { continue };
